@@ -1,0 +1,20 @@
+"""fervid: video-based facial expression recognition.
+
+Public API::
+
+    from fervid import load_model, predict_video
+"""
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # Lazy so that `import fervid` stays cheap and `fervid --help` never imports cv2/av.
+    if name in {"load_model", "predict_video"}:
+        from fervid.inference import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'fervid' has no attribute {name!r}")
+
+
+__all__ = ["__version__", "load_model", "predict_video"]

@@ -1,0 +1,5 @@
+import sys
+
+from fervid.cli import main
+
+sys.exit(main())

@@ -1,0 +1,125 @@
+"""One registry of video models, keyed by name.
+
+Each architecture file registers a typed, keyword-only builder with :func:`register_model`;
+``fervid.models`` imports those files explicitly, so there is no import-time magic beyond the
+decorator. A duplicate name raises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import torch
+from torch import nn
+
+from fervid.errors import FervidError
+
+# Converts a foreign state dict (torchvision, official code, Hugging Face) to this model's keys.
+Converter = Callable[[dict, nn.Module, dict], "Converted"]
+
+
+@dataclass
+class Converted:
+    """What a converter hands back to the loader.
+
+    ``fresh``: key prefixes the source format cannot contain (a ViT checkpoint has no temporal
+    transformer); they keep their initialisation and the load report says so.
+    ``notes``: lines for the load report (renames, interpolations).
+    """
+
+    state_dict: dict[str, torch.Tensor]
+    fresh: tuple[str, ...] = ()
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    builder: Callable[..., nn.Module]
+    description: str
+    num_frames: int
+    image_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    head: tuple[str, ...]  # state-dict key prefixes of the classifier, replaced when class counts differ
+    convert: Optional[Converter] = None
+
+
+_REGISTRY: dict[str, ModelInfo] = {}
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def register_model(
+    name: str,
+    *,
+    description: str,
+    num_frames: int,
+    image_size: int,
+    head: tuple[str, ...],
+    mean: tuple[float, float, float] = IMAGENET_MEAN,
+    std: tuple[float, float, float] = IMAGENET_STD,
+    convert: Optional[Converter] = None,
+):
+    """Decorator: register ``builder(*, num_classes, num_frames, image_size, **kw) -> nn.Module``."""
+
+    def decorate(builder):
+        if name in _REGISTRY:
+            raise ValueError(f"model name {name!r} is already registered")
+        _REGISTRY[name] = ModelInfo(
+            name, builder, description, num_frames, image_size, tuple(mean), tuple(std), head, convert
+        )
+        return builder
+
+    return decorate
+
+
+def list_models() -> list[str]:
+    """Names of every registered model, sorted."""
+    return sorted(_REGISTRY)
+
+
+def get_model_info(name: str) -> ModelInfo:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise FervidError(f"unknown model {name!r}; registered: {', '.join(list_models())}") from None
+
+
+def create_model(
+    name: str,
+    num_classes: int = 6,
+    num_frames: Optional[int] = None,
+    image_size: Optional[int] = None,
+    pretrained: Optional[str] = None,
+    **kwargs,
+) -> nn.Module:
+    """Build a registered model.
+
+    Args:
+        name: a name from :func:`list_models`.
+        num_classes: size of the logits.
+        num_frames, image_size: input clip size; ``None`` takes the model's default
+            (its full-size configuration).
+        pretrained: a local weights file or directory (see ``fervid.models.weights``).
+        **kwargs: architecture hyper-parameters of the builder (e.g. ``embed_dim``, ``depth``).
+
+    Returns:
+        An ``nn.Module`` mapping ``(B, 3, T, H, W)`` float to logits ``(B, num_classes)``.
+        When ``pretrained`` is given, ``model.load_report`` holds the
+        :class:`~fervid.models.weights.LoadReport`.
+    """
+    info = get_model_info(name)
+    model = info.builder(
+        num_classes=num_classes,
+        num_frames=num_frames or info.num_frames,
+        image_size=image_size or info.image_size,
+        **kwargs,
+    )
+    if pretrained is not None:
+        from fervid.models.weights import load_pretrained
+
+        model.load_report = load_pretrained(model, pretrained, info)
+    return model

@@ -1,0 +1,174 @@
+"""Loading pretrained weights from local files, with an honest report.
+
+Rules: keys are converted from the source format to the model's (per-architecture
+``convert``); a classifier of a different class count is replaced and said so; key prefixes that
+the source format cannot contain (``Converted.fresh``) keep their initialisation and are listed;
+anything else missing, unexpected or mis-shaped raises :class:`PretrainedMismatchError` naming
+the keys. Nothing is ever partially loaded in silence.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fervid.errors import FervidError, PretrainedMismatchError
+from fervid.models.registry import Converted, ModelInfo
+
+_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.pt", "model.pth")
+
+
+@dataclass
+class LoadReport:
+    source: str
+    loaded: int = 0
+    replaced_head: list[str] = field(default_factory=list)
+    fresh: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        lines = [f"loaded {self.loaded} tensors from {self.source}"]
+        if self.replaced_head:
+            lines.append("head replaced (class count differs): " + ", ".join(self.replaced_head))
+        if self.fresh:
+            lines.append("not in the source format, freshly initialised: " + ", ".join(self.fresh))
+        lines += self.notes
+        return "\n".join(lines)
+
+
+def _unwrap(obj):
+    """Find the tensor dict inside common checkpoint wrappers."""
+    for key in ("model_state", "state_dict", "model", "module"):
+        if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
+            return _unwrap(obj[key])
+    return obj
+
+
+def read_state_dict(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read a weights file or a Hugging Face save directory.
+
+    Returns ``(state_dict, info)`` where ``info`` holds ``"fervid"`` (checkpoint metadata, if a
+    fervid checkpoint) or ``"config"`` (a Hugging Face ``config.json``, if one lies beside).
+    ``torch.load`` is only ever called with ``weights_only=True``.
+    """
+    path = Path(path)
+    info: dict = {}
+    if path.is_dir():
+        if (path / "config.json").is_file():
+            info["config"] = json.loads((path / "config.json").read_text())
+        found = [path / n for n in _WEIGHT_FILES if (path / n).is_file()]
+        if not found:
+            raise FervidError(f"{path}: no weights file in directory (looked for {', '.join(_WEIGHT_FILES)})")
+        path = found[0]
+    elif not path.is_file():
+        raise FervidError(f"{path}: no such weights file")
+    elif (path.parent / "config.json").is_file():
+        info["config"] = json.loads((path.parent / "config.json").read_text())
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors import safe_open
+            from safetensors.torch import load_file
+
+            with safe_open(str(path), framework="pt") as f:
+                meta = f.metadata() or {}
+            if "fervid" in meta:
+                info["fervid"] = json.loads(meta["fervid"])
+            state = load_file(str(path))
+        else:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+            if isinstance(obj, dict) and isinstance(obj.get("fervid"), str):
+                info["fervid"] = json.loads(obj["fervid"])
+            state = _unwrap(obj)
+    except FervidError:
+        raise
+    except Exception as e:
+        raise FervidError(f"{path}: cannot read weights ({type(e).__name__}: {e})") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise FervidError(f"{path}: does not hold a state dict of tensors")
+    return state, info
+
+
+def strip_prefix(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """Drop ``prefix`` from every key that has it (e.g. DDP's ``module.``)."""
+    return {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in state.items()}
+
+
+def interpolate_pos_embed(pos: torch.Tensor, new_len: int, *, num_prefix: int = 0) -> torch.Tensor:
+    """Resize a learned position embedding ``(1, num_prefix + N, D)`` to ``num_prefix + new_len``.
+
+    ``N`` and ``new_len`` that are perfect squares are treated as 2-D grids (bicubic), others
+    as 1-D sequences (linear, e.g. TimeSformer's time embedding).
+    """
+    prefix, grid = pos[:, :num_prefix], pos[:, num_prefix:]
+    n, d = grid.shape[1], grid.shape[2]
+    if n == new_len:
+        return pos
+    side, new_side = int(round(n ** 0.5)), int(round(new_len ** 0.5))
+    if side * side == n and new_side * new_side == new_len:
+        g = grid.reshape(1, side, side, d).permute(0, 3, 1, 2)  # (1, D, s, s)
+        g = F.interpolate(g.float(), size=(new_side, new_side), mode="bicubic", align_corners=False)
+        g = g.permute(0, 2, 3, 1).reshape(1, new_len, d)  # (1, new_len, D)
+    else:
+        g = F.interpolate(grid.float().transpose(1, 2), size=new_len, mode="linear", align_corners=False)
+        g = g.transpose(1, 2)  # (1, new_len, D)
+    return torch.cat([prefix, g.to(pos.dtype)], dim=1)
+
+
+def _names(keys, limit: int = 8) -> str:
+    keys = sorted(keys)
+    more = f" … (+{len(keys) - limit} more)" if len(keys) > limit else ""
+    return ", ".join(keys[:limit]) + more
+
+
+def load_converted(model: nn.Module, conv: Converted, *, head: tuple[str, ...], source: str) -> LoadReport:
+    """Load ``conv.state_dict`` into ``model`` under the rules of this module."""
+    own = model.state_dict()
+    state = dict(conv.state_dict)
+    report = LoadReport(source=source, notes=list(conv.notes))
+    is_head = lambda k: k.startswith(head)  # noqa: E731
+    is_fresh = lambda k: bool(conv.fresh) and k.startswith(conv.fresh)  # noqa: E731
+
+    unexpected = [k for k in state if k not in own]
+    if unexpected:
+        raise PretrainedMismatchError(f"{source}: keys that do not fit the model: {_names(unexpected)}")
+    bad_shape = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+        for k in state
+        if state[k].shape != own[k].shape and not is_head(k)
+    ]
+    if bad_shape:
+        raise PretrainedMismatchError(f"{source}: shapes that do not fit the model: {_names(bad_shape)}")
+    for k in [k for k in state if is_head(k) and state[k].shape != own[k].shape]:
+        report.replaced_head.append(f"{k} {tuple(state[k].shape)} -> {tuple(own[k].shape)}")
+        del state[k]
+    missing = [k for k in own if k not in state]
+    report.replaced_head += [k for k in missing if is_head(k) and not any(k in r for r in report.replaced_head)]
+    report.fresh = sorted({p for p in conv.fresh if any(k.startswith(p) for k in missing)})
+    really_missing = [k for k in missing if not is_head(k) and not is_fresh(k)]
+    if really_missing:
+        raise PretrainedMismatchError(f"{source}: keys missing from the weights: {_names(really_missing)}")
+    model.load_state_dict(state, strict=False)
+    report.loaded = len(state)
+    return report
+
+
+def load_pretrained(model: nn.Module, path: str | os.PathLike, info: ModelInfo) -> LoadReport:
+    """Load local weights into ``model`` (fervid checkpoints, or the model's foreign formats)."""
+    state, meta = read_state_dict(path)
+    if "fervid" in meta:
+        if meta["fervid"].get("model") != info.name:
+            raise PretrainedMismatchError(
+                f"{path}: a fervid checkpoint of model {meta['fervid'].get('model')!r}, not {info.name!r}"
+            )
+        conv = Converted(state)
+    elif info.convert is not None:
+        conv = info.convert(state, model, meta)
+    else:
+        conv = Converted(state)
+    return load_converted(model, conv, head=info.head, source=str(path))
