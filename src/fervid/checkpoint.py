@@ -42,6 +42,10 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp creates 0600; results and checkpoints should get the usual permissions.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -81,7 +85,8 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], C
     except FervidError:
         raise
     except Exception as e:  # corrupt or foreign file: say so on one line
-        raise FervidError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
+        first = (str(e).strip().splitlines() or [""])[0]  # weights_only errors run to many lines
+        raise FervidError(f"{path}: not a readable checkpoint ({type(e).__name__}: {first})") from None
     if meta_json is None:
         raise FervidError(f"{path}: not a fervid checkpoint (no 'fervid' metadata)")
     try:

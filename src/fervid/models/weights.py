@@ -88,7 +88,8 @@ def read_state_dict(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
     except FervidError:
         raise
     except Exception as e:
-        raise FervidError(f"{path}: cannot read weights ({type(e).__name__}: {e})") from None
+        first = (str(e).strip().splitlines() or [""])[0]  # torch's unpickling errors span many lines
+        raise FervidError(f"{path}: cannot read weights ({type(e).__name__}: {first})") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise FervidError(f"{path}: does not hold a state dict of tensors")
     return state, info
@@ -100,24 +101,30 @@ def strip_prefix(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch
 
 
 def interpolate_pos_embed(pos: torch.Tensor, new_len: int, *, num_prefix: int = 0) -> torch.Tensor:
-    """Resize a learned position embedding ``(1, num_prefix + N, D)`` to ``num_prefix + new_len``.
+    """Resize a learned 2-D position embedding ``(1, num_prefix + N, D)`` to ``num_prefix + new_len``.
 
-    ``N`` and ``new_len`` that are perfect squares are treated as 2-D grids (bicubic), others
-    as 1-D sequences (linear, e.g. TimeSformer's time embedding).
+    The ``N`` and ``new_len`` patch tokens form square grids (bicubic resize); the ``num_prefix``
+    leading tokens (CLS) are kept as they are.
     """
     prefix, grid = pos[:, :num_prefix], pos[:, num_prefix:]
     n, d = grid.shape[1], grid.shape[2]
     if n == new_len:
         return pos
     side, new_side = int(round(n ** 0.5)), int(round(new_len ** 0.5))
-    if side * side == n and new_side * new_side == new_len:
-        g = grid.reshape(1, side, side, d).permute(0, 3, 1, 2)  # (1, D, s, s)
-        g = F.interpolate(g.float(), size=(new_side, new_side), mode="bicubic", align_corners=False)
-        g = g.permute(0, 2, 3, 1).reshape(1, new_len, d)  # (1, new_len, D)
-    else:
-        g = F.interpolate(grid.float().transpose(1, 2), size=new_len, mode="linear", align_corners=False)
-        g = g.transpose(1, 2)  # (1, new_len, D)
+    if side * side != n or new_side * new_side != new_len:
+        raise PretrainedMismatchError(f"position embedding of {n} patches cannot be resized to {new_len}: not square grids")
+    g = grid.reshape(1, side, side, d).permute(0, 3, 1, 2)  # (1, D, s, s)
+    g = F.interpolate(g.float(), size=(new_side, new_side), mode="bicubic", align_corners=False)
+    g = g.permute(0, 2, 3, 1).reshape(1, new_len, d)  # (1, new_len, D)
     return torch.cat([prefix, g.to(pos.dtype)], dim=1)
+
+
+def resize_time_embed(emb: torch.Tensor, new_len: int) -> torch.Tensor:
+    """Resize a 1-D (temporal) embedding ``(1, T, D)`` to ``(1, new_len, D)`` linearly."""
+    if emb.shape[1] == new_len:
+        return emb
+    out = F.interpolate(emb.float().transpose(1, 2), size=new_len, mode="linear", align_corners=False)
+    return out.transpose(1, 2).to(emb.dtype)  # (1, D, T') -> (1, T', D)
 
 
 def _names(keys, limit: int = 8) -> str:

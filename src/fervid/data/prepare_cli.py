@@ -1,0 +1,75 @@
+"""``fervid prepare SRC OUT --format …``: turn a dataset as distributed into cached face clips."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+# Reader options each --format accepts: (CLI dest, reader keyword).
+_FORMAT_OPTIONS = {
+    "oulu": {"modality": "modality", "illumination": "illumination", "variant": "variant"},
+    "ckplus": {"no_contempt": "contempt"},
+    "folders": {"subject_regex": "subject_regex"},
+    "dfew": {},
+    "csv": {},
+}
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "prepare", help="decode, face-crop and cache a dataset as clips",
+        description="Decode every sequence of a dataset, find and crop the face, and cache the clips "
+                    "(OUT/meta.json, manifest.csv, clips/, skipped.csv). Resumable: rerun to finish.",
+    )
+    p.add_argument("src", metavar="SRC", help="dataset folder as distributed (a CSV file for --format csv)")
+    p.add_argument("out", metavar="OUT", help="prepared-dataset folder to write")
+    p.add_argument("--format", required=True, choices=list(_FORMAT_OPTIONS), help="dataset layout")
+    p.add_argument("--size", type=int, default=112, help="crop side in pixels (default 112)")
+    p.add_argument("--detector", default="haar", choices=["haar", "none", "yunet"],
+                   help="face detector: OpenCV Haar cascade (default), none (pre-cropped data), yunet")
+    p.add_argument("--detector-model", metavar="PATH", help="model file for --detector yunet (ONNX)")
+    p.add_argument("--margin", type=float, default=0.2, help="margin around the face, fraction of its side (0.2)")
+    p.add_argument("--align", action="store_true", help="rotate crops so the eyes are level")
+    p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1),
+                   help="parallel processes (default: CPU count - 1)")
+    p.add_argument("--strict", action="store_true", help="exit non-zero if anything was skipped")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    g = p.add_argument_group("oulu options")
+    g.add_argument("--modality", choices=["VL", "NI"], help="imaging system (default VL)")
+    g.add_argument("--illumination", choices=["Strong", "Weak", "Dark"], help="lighting (default Strong)")
+    g.add_argument("--variant", choices=["original", "cropped"],
+                   help="OriginalImg or PreProcess_Img (default: original when both are under SRC)")
+    g = p.add_argument_group("ckplus options")
+    g.add_argument("--no-contempt", action="store_true", default=None, help="leave out contempt (six classes)")
+    g = p.add_argument_group("folders options")
+    g.add_argument("--subject-regex", metavar="REGEX",
+                   help="subject id from each item's path (first group, else the match); default: one per video")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from fervid.errors import FervidError
+    from fervid.data.prepare import prepare
+
+    reader_options = {}
+    for fmt, options in _FORMAT_OPTIONS.items():
+        for dest, keyword in options.items():
+            value = getattr(args, dest)
+            if value is None:
+                continue
+            if fmt != args.format:
+                raise FervidError(f"--{dest.replace('_', '-')} applies to --format {fmt} only")
+            reader_options[keyword] = (not value) if dest == "no_contempt" else value
+    summary = prepare(
+        args.src, args.out, args.format, size=args.size, detector=args.detector, detector_model=args.detector_model,
+        margin=args.margin, align=args.align, workers=args.workers, progress=not args.quiet, **reader_options,
+    )
+    print(summary.line)
+    if summary.excluded:
+        print(f"{summary.excluded} items excluded by design (OS files, unlabelled, ...) are listed there too")
+    if summary.dropped_frames:
+        print(f"{summary.dropped_frames} unreadable frames dropped inside otherwise good sequences")
+    if args.strict and summary.skipped:
+        print(f"fervid prepare: --strict: {summary.skipped} items skipped", flush=True)
+        return 1
+    return 0

@@ -1,0 +1,108 @@
+"""The LightningModule: cross-entropy training of a video model, validation UAR, a NaN guard."""
+
+from __future__ import annotations
+
+import math
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fervid.errors import FervidError
+
+
+def warmup_cosine(step: int, *, warmup_steps: int, total_steps: int, min_ratio: float) -> float:
+    """LR multiplier at optimiser step ``step``: linear warm-up to 1, then cosine down to ``min_ratio``."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class ClipClassifier(L.LightningModule):
+    """Trains ``model`` (``(B, 3, T, H, W)`` → ``(B, num_classes)`` logits) on one fold.
+
+    Args:
+        model: the network.
+        num_classes: size of the logits.
+        lr, weight_decay: AdamW settings; biases and norm weights (1-D tensors) get no decay.
+        warmup_epochs, min_lr_ratio: the schedule, stepped per optimiser step.
+        steps_per_epoch, epochs: to lay the schedule out over the run.
+        fold: named in the NaN message.
+
+    After each validation epoch :attr:`last_val` holds ``{"val_loss", "val_uar"}``.
+    """
+
+    def __init__(
+        self, model: nn.Module, *, num_classes: int, lr: float, weight_decay: float, warmup_epochs: float,
+        min_lr_ratio: float, steps_per_epoch: int, epochs: int, fold: int,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.num_classes = num_classes
+        self.lr, self.weight_decay = lr, weight_decay
+        self.warmup_steps = round(warmup_epochs * steps_per_epoch)
+        self.total_steps = steps_per_epoch * epochs
+        self.min_lr_ratio = min_lr_ratio
+        self.fold = fold
+        self.last_val: dict[str, float] = {}
+        self._val_logits: list[torch.Tensor] = []
+        self._val_targets: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def training_step(self, batch, batch_idx: int) -> dict:
+        x, y = batch  # (B, 3, T, H, W), (B,)
+        loss = F.cross_entropy(self.model(x), y)
+        # One reduction gives the loss averaged over processes (the global batch's mean, the
+        # same number in 1 or N processes) and carries any process's NaN to every process, so
+        # all stop together instead of the rest hanging in the next all-reduce.
+        global_loss = self.trainer.strategy.reduce(loss.detach().float(), reduce_op="mean")
+        value = float(global_loss)
+        if not math.isfinite(value):
+            epochs = self.trainer.max_epochs
+            raise FervidError(
+                f"fold {self.fold}: training loss became {value} at epoch {self.current_epoch + 1}/{epochs}, "
+                f"step {batch_idx + 1} of the epoch (optimiser step {self.global_step + 1}); "
+                f"lower optim.lr (now {self.lr:g}) or check the data"
+            )
+        self.log("train_loss", global_loss, prog_bar=True, on_step=True, on_epoch=False)
+        return {"loss": loss, "global_loss": value}
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        x, y = batch
+        self._val_logits.append(self.model(x).float().cpu())  # (B, num_classes)
+        self._val_targets.append(y.cpu())
+
+    def on_validation_epoch_end(self) -> None:
+        from fervid.engine.metrics import compute_metrics
+
+        if not self._val_logits:
+            return
+        logits, targets = torch.cat(self._val_logits), torch.cat(self._val_targets)
+        self._val_logits, self._val_targets = [], []
+        val_loss = float(F.cross_entropy(logits, targets))
+        val_uar = compute_metrics(logits, targets, self.num_classes)["uar"]
+        self.last_val = {"val_loss": val_loss, "val_uar": val_uar}
+        # Every process scores the whole validation set, so the values already agree;
+        # sync_dist only keeps Lightning's distributed bookkeeping consistent.
+        self.log("val_loss", val_loss, sync_dist=True)
+        self.log("val_uar", val_uar, prog_bar=True, sync_dist=True)
+
+    def configure_optimizers(self):
+        decay, no_decay = [], []
+        for p in self.model.parameters():
+            if p.requires_grad:
+                (no_decay if p.ndim <= 1 else decay).append(p)
+        optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": self.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=self.lr,
+        )
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer,
+            lambda step: warmup_cosine(step, warmup_steps=self.warmup_steps, total_steps=self.total_steps,
+                                       min_ratio=self.min_lr_ratio),
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

@@ -1,0 +1,91 @@
+"""``fervid evaluate``, ``fervid report`` and ``fervid compare``."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "evaluate", help="re-score a checkpoint on a prepared dataset",
+        description="Score a fervid checkpoint on a prepared dataset: every clip, or the test "
+                    "subjects of one fold of a run (--fold). Classes are matched by name.",
+    )
+    p.add_argument("checkpoint", metavar="CKPT", help="fervid checkpoint (.safetensors)")
+    p.add_argument("--data", required=True, metavar="PREPARED", help="directory written by `fervid prepare`")
+    p.add_argument("--fold", type=int, metavar="I", help="score only fold I's test subjects")
+    p.add_argument("--run-dir", metavar="RUN", help="run holding folds.json (default: the checkpoint's run)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.set_defaults(func=run_evaluate)
+
+    p = subparsers.add_parser(
+        "report", help="write results.json, report.md and plots of a run",
+        description="Merge RUN/fold_XX/result.json (folds may come from different machines) into "
+                    "RUN/results.json, RUN/report.md and PNG plots.",
+    )
+    p.add_argument("run_dir", metavar="RUN")
+    p.set_defaults(func=run_report)
+
+    p = subparsers.add_parser(
+        "compare", help="table of several runs (Markdown, CSV, bar chart)",
+        description="One row per run: accuracy and UAR mean ± std, macro-F1, params, GMACs, train "
+                    "time. Writes OUT (.md), OUT's .csv and .png, and prints the table.",
+    )
+    p.add_argument("run_dirs", nargs="+", metavar="RUN")
+    p.add_argument("--out", default="results.md", help="Markdown file; .csv and .png go beside it (default %(default)s)")
+    p.add_argument("--force", action="store_true", help="compare runs on different datasets or folds anyway")
+    p.set_defaults(func=run_compare)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from fervid.engine.evaluate import evaluate_checkpoint
+
+    r = evaluate_checkpoint(args.checkpoint, args.data, fold=args.fold, run_dir=args.run_dir,
+                            batch_size=args.batch_size, device=args.device)
+    if args.json:
+        print(json.dumps(r, indent=2))
+        return 0
+    where = f"fold {r['fold']} test subjects" if r["fold"] is not None else "all clips"
+    print(f"{r['model']} ({r['checkpoint']}) on {r['data']}, {where}: {r['n_test']} clips")
+    print(f"accuracy {r['accuracy'] * 100:.2f} %  UAR {r['uar'] * 100:.2f} %  macro-F1 {r['macro_f1'] * 100:.2f} %")
+    width = max(map(len, r["classes"]))
+    print("confusion matrix (rows = true class):")
+    for name, row in zip(r["classes"], r["confusion_matrix"]):
+        print(f"  {name:>{width}} " + " ".join(f"{v:5d}" for v in row))
+    for note in r["notes"]:
+        print(f"note: {note}")
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from fervid.engine.report import write_report
+
+    r = write_report(args.run_dir)
+    m, s = r["mean"], r["std"]
+
+    def ms(k):
+        return f"{m[k] * 100:.1f}" + ("" if s[k] is None else f" ± {s[k] * 100:.1f}")
+
+    state = "" if r["complete"] else f" (incomplete: folds {', '.join(map(str, r['folds_missing']))} missing)"
+    print(f"{r['model']} on {r['dataset']}, {r['n_folds']}/{r['n_folds_expected']} folds{state}: "
+          f"accuracy {ms('accuracy')} %, UAR {ms('uar')} %, macro-F1 {ms('macro_f1')} %")
+    print(f"wrote {Path(args.run_dir) / 'report.md'}, results.json and {len(r['plots'])} plots")
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from fervid.engine.compare import compare_runs
+
+    compare_runs(args.run_dirs, args.out, force=args.force)
+    out = Path(args.out)
+    print(out.read_text(), end="")
+    print(f"wrote {out}, {out.with_suffix('.csv')}, {out.with_suffix('.png')}")
+    return 0

@@ -1,0 +1,185 @@
+"""Python API: ``from fervid import load_model, predict_video``.
+
+    >>> from fervid import load_model, predict_video
+    >>> predictor = load_model("run/fold_00/model.safetensors")
+    >>> result = predict_video("clip.mp4", predictor)
+    >>> result.label, [(w.start_s, w.label) for w in result.windows]
+
+The CLI (``fervid predict``) is a thin layer over this module.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from fervid.checkpoint import CheckpointMeta
+from fervid.errors import FervidError
+from fervid.inference.predict import MIN_FACE_RATE, classify_windows, plan_windows, window_face_rates
+
+N_THUMBNAILS = 6
+
+
+@dataclass
+class WindowPrediction:
+    """One window of a video. ``label``/``probs`` are ``None`` when it has no face."""
+
+    start_frame: int
+    end_frame: int  # exclusive
+    start_s: float
+    end_s: float
+    face_rate: float  # fraction of the window's frames with a detected face
+    label: Optional[str]
+    probs: Optional[dict[str, float]]
+
+    def to_dict(self) -> dict:
+        return {
+            "start_s": round(self.start_s, 4), "end_s": round(self.end_s, 4), "face_rate": round(self.face_rate, 4),
+            "label": self.label, "probs": self.probs,
+        }
+
+
+@dataclass
+class VideoPrediction:
+    """A whole video: its windows and one overall label.
+
+    The overall ``probs`` is the mean of the face windows' probabilities (each window counts
+    once); ``label`` is its arg-max, ``None`` when no window has a face.
+    """
+
+    video: str
+    fps: float
+    frames: int
+    face_rate: float  # fraction of all frames with a detected face
+    windows: list[WindowPrediction]
+    label: Optional[str]
+    probs: Optional[dict[str, float]]
+    classes: list[str]
+    # A few (time in s, face crop uint8 (S, S, 3)) pairs for plots; not part of to_dict().
+    thumbnails: list[tuple[float, np.ndarray]] = field(default_factory=list, repr=False, compare=False)
+
+    def to_dict(self) -> dict:
+        """The JSON form: ``{"video", "fps", "frames", "face_rate", "windows", "label", "probs"}``."""
+        return {
+            "video": self.video, "fps": round(self.fps, 4), "frames": self.frames, "face_rate": round(self.face_rate, 4),
+            "windows": [w.to_dict() for w in self.windows], "label": self.label, "probs": self.probs,
+        }
+
+
+class Predictor:
+    """A model with its preprocessing, rebuilt from a fervid checkpoint by :func:`load_model`."""
+
+    def __init__(self, model: nn.Module, meta: CheckpointMeta, *, source: str = "<model>"):
+        from fervid.data.faces import FaceCropper
+
+        self.model = model.eval()
+        self.meta = meta
+        self.source = source
+        self.cropper = FaceCropper.from_config(meta.preprocess)
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.meta.classes)
+
+    def predict(self, video: Union[str, os.PathLike], *, window: Optional[int] = None,
+                stride: Optional[int] = None) -> VideoPrediction:
+        """Decode ``video`` (PyAV) and classify it; see :meth:`predict_frames`."""
+        from fervid.data.video import read_video
+
+        v = read_video(video)
+        return self.predict_frames(v.frames, v.fps, name=str(video), window=window, stride=stride)
+
+    def predict_frames(self, frames, fps: float, *, name: str = "<frames>", window: Optional[int] = None,
+                       stride: Optional[int] = None) -> VideoPrediction:
+        """Classify decoded frames (RGB uint8 ``(H, W, 3)`` each) at ``fps`` frames per second.
+
+        ``window`` defaults to the model's frame count ``T``, ``stride`` to ``max(1, window // 2)``.
+        Raises :class:`FervidError` naming ``name`` when no frame has a face.
+        """
+        n = len(frames)
+        if n == 0:
+            raise FervidError(f"{name}: no frames decoded")
+        if not fps or fps <= 0:
+            raise FervidError(f"{name}: invalid frame rate {fps!r}")
+        window = int(self.meta.num_frames if window is None else window)
+        stride = int(max(1, window // 2) if stride is None else stride)
+        if window < 1 or stride < 1:
+            raise FervidError(f"{name}: window and stride must be >= 1 (got {window}, {stride})")
+
+        crop = self.cropper.crop(frames)
+        detected = np.asarray(crop.detected, dtype=bool)  # (N,)
+        if not detected.any():
+            raise FervidError(f"{name}: no face found in any of its {n} frames")
+
+        spans = plan_windows(n, window=window, stride=stride)
+        rates = window_face_rates(detected, spans)
+        face_idx = [i for i, r in enumerate(rates) if r >= MIN_FACE_RATE]
+        probs = np.zeros((len(spans), len(self.classes)))
+        if face_idx:
+            m = self.meta
+            probs[face_idx] = classify_windows(
+                self.model, np.asarray(crop.clip), [spans[i] for i in face_idx], num_frames=m.num_frames,
+                image_size=m.image_size, mean=m.mean, std=m.std, sampling=m.sampling,
+            )
+
+        windows = []
+        for i, ((s, e), rate) in enumerate(zip(spans, rates)):
+            has_face = i in face_idx
+            windows.append(WindowPrediction(
+                start_frame=s, end_frame=e, start_s=s / fps, end_s=e / fps, face_rate=float(rate),
+                label=self.classes[int(probs[i].argmax())] if has_face else None,
+                probs=self._as_dict(probs[i]) if has_face else None,
+            ))
+        overall = probs[face_idx].mean(axis=0) if face_idx else None
+        return VideoPrediction(
+            video=name, fps=float(fps), frames=n, face_rate=float(detected.mean()), windows=windows,
+            label=self.classes[int(overall.argmax())] if overall is not None else None,
+            probs=self._as_dict(overall) if overall is not None else None, classes=self.classes,
+            thumbnails=_thumbnails(np.asarray(crop.clip), detected, fps),
+        )
+
+    def _as_dict(self, p: np.ndarray) -> dict[str, float]:
+        return {c: round(float(v), 6) for c, v in zip(self.classes, p)}
+
+
+def _thumbnails(clip: np.ndarray, detected: np.ndarray, fps: float) -> list[tuple[float, np.ndarray]]:
+    idx = np.flatnonzero(detected)
+    pick = idx[np.linspace(0, len(idx) - 1, min(N_THUMBNAILS, len(idx))).round().astype(int)]
+    return [(float(i) / fps, clip[i].copy()) for i in pick]
+
+
+def load_model(checkpoint: Union[str, os.PathLike], *, device: Union[str, torch.device] = "cpu") -> Predictor:
+    """Rebuild model and preprocessing from a fervid checkpoint (``model.safetensors``).
+
+    Raises :class:`FervidError` naming the file if it is missing or not a fervid checkpoint.
+    """
+    from fervid.checkpoint import load_checkpoint
+
+    model, meta = load_checkpoint(checkpoint, map_location=str(device))
+    return Predictor(model, meta, source=str(checkpoint))
+
+
+def predict_video(
+    video: Union[str, os.PathLike],
+    checkpoint_or_model: Union[str, os.PathLike, Predictor],
+    *,
+    window: Optional[int] = None,
+    stride: Optional[int] = None,
+) -> VideoPrediction:
+    """Classify one video file with a checkpoint path or a :class:`Predictor` from :func:`load_model`.
+
+    Args:
+        video: any container PyAV decodes (rotation metadata respected).
+        checkpoint_or_model: a fervid checkpoint, or a loaded :class:`Predictor` (reuse it for
+            many videos: loading builds the model and the face detector).
+        window: frames per window (default: the model's ``T``).
+        stride: frames between window starts (default: ``window // 2``).
+    """
+    predictor = checkpoint_or_model if isinstance(checkpoint_or_model, Predictor) else load_model(checkpoint_or_model)
+    return predictor.predict(Path(video), window=window, stride=stride)

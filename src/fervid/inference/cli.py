@@ -1,0 +1,114 @@
+"""``fervid predict`` and ``fervid export``: thin layers over :mod:`fervid.inference.api`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"}
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "predict", help="label the expression of faces in videos, window by window",
+        description="Detect and crop the face as in training (read from the checkpoint), slide a window of "
+                    "the model's frames over each video and label each window and the whole video.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="VIDEO_OR_FOLDER", help="video files, or folders of them (recursive)")
+    p.add_argument("--checkpoint", required=True, metavar="CKPT", help="fervid checkpoint (model.safetensors)")
+    p.add_argument("--json", metavar="OUT", help="write predictions as JSON (an object, or a list for several videos)")
+    p.add_argument("--csv", metavar="OUT", help="write one row per window as CSV")
+    p.add_argument("--plot", metavar="OUT.png", help="timeline plot (several videos: OUT-<video>.png each)")
+    p.add_argument("--window", type=int, metavar="T", help="frames per window (default: the model's frames)")
+    p.add_argument("--stride", type=int, metavar="S", help="frames between windows (default: window // 2)")
+    p.add_argument("--quiet", action="store_true", help="no table on the terminal")
+    p.set_defaults(func=run_predict)
+
+    e = subparsers.add_parser(
+        "export", help="export a checkpoint to ONNX (dynamic batch)",
+        description="Export a fervid checkpoint to ONNX: input 'clip' (B, 3, T, S, S), output 'logits' (B, C).",
+    )
+    e.add_argument("checkpoint", metavar="CKPT")
+    e.add_argument("--onnx", required=True, metavar="OUT.onnx")
+    e.add_argument("--opset", type=int, default=None, metavar="N", help="ONNX opset (default 18)")
+    e.add_argument("--dynamo", action="store_true", help="use the torch.export-based exporter")
+    e.set_defaults(func=run_export)
+
+
+def expand_inputs(inputs: list[str]) -> tuple[list[Path], list[str]]:
+    """Video files from files and folders (folders searched recursively, sorted); and errors."""
+    videos, errors = [], []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES)
+            if not found:
+                errors.append(f"{path}: folder holds no video files ({', '.join(sorted(VIDEO_SUFFIXES))})")
+            videos.extend(found)
+        elif path.is_file():
+            videos.append(path)  # any suffix: PyAV decides whether it can read it
+        else:
+            errors.append(f"{path}: no such file or folder")
+    return videos, errors
+
+
+def _plot_paths(out: str, preds) -> list[Path]:
+    out = Path(out)
+    if len(preds) == 1:
+        return [out]
+    paths, seen = [], set()
+    for p in preds:
+        name = f"{out.stem}-{Path(p.video).stem}"
+        base, k = name, 2
+        while name in seen:
+            name, k = f"{base}-{k}", k + 1
+        seen.add(name)
+        paths.append(out.with_name(name + (out.suffix or ".png")))
+    return paths
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from fervid.errors import FervidError
+    from fervid.inference.api import load_model
+    from fervid.inference.outputs import format_table, write_csv, write_json
+
+    predictor = load_model(args.checkpoint)  # a bad checkpoint fails everything: FervidError -> exit 2
+    videos, errors = expand_inputs(args.inputs)
+    for err in errors:
+        print(f"fervid predict: error: {err}", file=sys.stderr)
+    preds = []
+    for video in videos:
+        try:
+            pred = predictor.predict(video, window=args.window, stride=args.stride)
+        except FervidError as e:
+            errors.append(str(e))
+            print(f"fervid predict: error: {e}", file=sys.stderr)
+            continue
+        preds.append(pred)
+        if not args.quiet:
+            print(format_table(pred), end="\n\n", flush=True)
+
+    if preds:
+        if args.json:
+            write_json(args.json, preds)
+        if args.csv:
+            write_csv(args.csv, preds)
+        if args.plot:
+            from fervid.inference.plot import plot_timeline
+
+            for pred, path in zip(preds, _plot_paths(args.plot, preds)):
+                plot_timeline(pred, path)
+    n_in = len(preds) + len(errors)
+    if errors:
+        print(f"fervid predict: {len(preds)} of {n_in} inputs predicted, {len(errors)} failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from fervid.inference.export import export_onnx
+
+    out = export_onnx(args.checkpoint, args.onnx, opset=args.opset, dynamo=args.dynamo)
+    print(f"wrote {out}")
+    return 0

@@ -1,0 +1,256 @@
+"""ViViT factorised encoder (Arnab et al. 2021, "Model 2"), the study's variant.
+
+A ViT-B/16 encodes every frame with shared weights; each frame's CLS embedding plus a learned
+temporal position embedding (without it the temporal transformer could not tell frame order)
+goes, after the temporal transformer's own learned CLS token, through a temporal transformer
+(3 pre-norm layers, 8 heads, FFN 2048, GELU); an MLP head (768 → 192 → classes) classifies
+its CLS output.
+
+Pretrained weights: a torchvision ``vit_b_16`` state dict or a Hugging Face ``ViTModel`` save
+(transformers 4.x/5.x file names, and 5.x in-memory names) for the spatial encoder. The
+temporal transformer and the head are not in an image checkpoint and stay freshly initialised
+(the load report lists them).
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+from torch import nn
+
+from fervid.errors import FervidError
+from fervid.models._vit import LN_EPS, Block, PatchEmbed, drop_path_rates, init_vit_weights
+from fervid.models.registry import Converted, register_model
+from fervid.models.weights import interpolate_pos_embed, strip_prefix
+
+# ImageNet-21k ViT-B/16 (Google's JAX checkpoints, the study's spatial encoder) normalisation.
+VIT21K_MEAN = (0.5, 0.5, 0.5)
+VIT21K_STD = (0.5, 0.5, 0.5)
+
+
+class ViTEncoder(nn.Module):
+    """A ViT image encoder returning the normalised CLS embedding. ``(N, 3, H, W)`` → ``(N, D)``."""
+
+    def __init__(self, *, image_size: int, patch_size: int, embed_dim: int, depth: int, num_heads: int,
+                 mlp_ratio: float, drop_rate: float, drop_path_rate: float) -> None:
+        super().__init__()
+        if image_size % patch_size:
+            raise ValueError(f"image_size {image_size} is not a multiple of patch_size {patch_size}")
+        self.patch_embed = PatchEmbed(patch_size=patch_size, embed_dim=embed_dim)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
+        self.pos_embed = nn.Parameter(torch.zeros(1, 1 + (image_size // patch_size) ** 2, embed_dim))
+        self.pos_drop = nn.Dropout(drop_rate)
+        self.blocks = nn.ModuleList(
+            Block(embed_dim, num_heads=num_heads, mlp_hidden=int(embed_dim * mlp_ratio), drop=drop_rate, drop_path=p)
+            for p in drop_path_rates(drop_path_rate, depth)
+        )
+        self.norm = nn.LayerNorm(embed_dim, eps=LN_EPS)
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        nn.init.trunc_normal_(self.cls_token, std=0.02)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.patch_embed(x)  # (N, P, D)
+        x = torch.cat([self.cls_token.expand(x.shape[0], 1, x.shape[2]), x], dim=1) + self.pos_embed  # (N, 1+P, D)
+        x = self.pos_drop(x)
+        for blk in self.blocks:
+            x = blk(x)
+        return self.norm(x[:, 0])  # token-wise norm: normalising CLS alone is the same
+
+
+class TemporalTransformer(nn.Module):
+    """Frame embeddings ``(B, T, D)`` + position embedding, own CLS prepended → CLS output ``(B, D)``."""
+
+    def __init__(self, *, num_frames: int, dim: int, depth: int, num_heads: int, mlp_dim: int, drop_rate: float,
+                 drop_path_rate: float) -> None:
+        super().__init__()
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embed = nn.Parameter(torch.zeros(1, num_frames, dim))
+        self.drop = nn.Dropout(drop_rate)
+        self.blocks = nn.ModuleList(
+            Block(dim, num_heads=num_heads, mlp_hidden=mlp_dim, drop=drop_rate, drop_path=p)
+            for p in drop_path_rates(drop_path_rate, depth)
+        )
+        self.norm = nn.LayerNorm(dim, eps=LN_EPS)
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        nn.init.trunc_normal_(self.cls_token, std=0.02)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, d = x.shape
+        x = torch.cat([self.cls_token.expand(b, 1, d), x + self.pos_embed], dim=1)  # (B, 1+T, D)
+        x = self.drop(x)
+        for blk in self.blocks:
+            x = blk(x)
+        return self.norm(x[:, 0])
+
+
+class ViViT(nn.Module):
+    """ViViT factorised encoder. ``(B, 3, T, H, W)`` → ``(B, num_classes)``."""
+
+    def __init__(self, *, num_classes: int, num_frames: int, image_size: int, patch_size: int = 16,
+                 embed_dim: int = 768, depth: int = 12, num_heads: int = 12, mlp_ratio: float = 4.0,
+                 temporal_depth: int = 3, temporal_heads: int = 8, temporal_mlp_dim: int = 2048,
+                 head_hidden: int = 192, drop_rate: float = 0.0, head_dropout: float = 0.5,
+                 drop_path_rate: float = 0.0) -> None:
+        super().__init__()
+        self.num_frames = num_frames
+        self.image_size = image_size
+        self.spatial = ViTEncoder(image_size=image_size, patch_size=patch_size, embed_dim=embed_dim, depth=depth,
+                                  num_heads=num_heads, mlp_ratio=mlp_ratio, drop_rate=drop_rate,
+                                  drop_path_rate=drop_path_rate)
+        self.temporal = TemporalTransformer(num_frames=num_frames, dim=embed_dim, depth=temporal_depth,
+                                            num_heads=temporal_heads, mlp_dim=temporal_mlp_dim, drop_rate=drop_rate,
+                                            drop_path_rate=drop_path_rate)
+        self.head = nn.Sequential(
+            nn.Linear(embed_dim, head_hidden), nn.GELU(), nn.Dropout(head_dropout), nn.Linear(head_hidden, num_classes)
+        )
+        self.apply(init_vit_weights)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, t, h, w = x.shape
+        if t != self.num_frames or h != self.image_size or w != self.image_size:
+            raise ValueError(
+                f"vivit was built for {self.num_frames} frames of {self.image_size}x{self.image_size}, "
+                f"got {t} frames of {h}x{w}"
+            )
+        frames = self.spatial(x.transpose(1, 2).reshape(b * t, c, h, w))  # (B*T, D), shared weights
+        return self.head(self.temporal(frames.reshape(b, t, -1)))  # (B, T, D) -> (B, D) -> (B, classes)
+
+
+# torchvision vit_b_16 (models/vision_transformer.py) names -> ours, without the "spatial." prefix.
+_TV_RENAMES = [
+    (r"^class_token$", "cls_token"),
+    (r"^conv_proj\.", "patch_embed.proj."),
+    (r"^encoder\.pos_embedding$", "pos_embed"),
+    (r"^encoder\.layers\.encoder_layer_(\d+)\.ln_1\.", r"blocks.\1.norm1."),
+    (r"^encoder\.layers\.encoder_layer_(\d+)\.self_attention\.in_proj_(weight|bias)$", r"blocks.\1.attn.qkv.\2"),
+    (r"^encoder\.layers\.encoder_layer_(\d+)\.self_attention\.out_proj\.", r"blocks.\1.attn.proj."),
+    (r"^encoder\.layers\.encoder_layer_(\d+)\.ln_2\.", r"blocks.\1.norm2."),
+    (r"^encoder\.layers\.encoder_layer_(\d+)\.mlp\.0\.", r"blocks.\1.mlp.fc1."),
+    (r"^encoder\.layers\.encoder_layer_(\d+)\.mlp\.3\.", r"blocks.\1.mlp.fc2."),
+    (r"^encoder\.ln\.", "norm."),
+]
+# Hugging Face ViTModel: the file format of 4.x and of 5.x save_pretrained, and 5.x module names.
+_HF_RENAMES = [
+    (r"^embeddings\.cls_token$", "cls_token"),
+    (r"^embeddings\.position_embeddings$", "pos_embed"),
+    (r"^embeddings\.patch_embeddings\.projection\.", "patch_embed.proj."),
+    (r"^(?:encoder\.layer|layers)\.(\d+)\.layernorm_before\.", r"blocks.\1.norm1."),
+    (r"^(?:encoder\.layer|layers)\.(\d+)\.layernorm_after\.", r"blocks.\1.norm2."),
+    (r"^encoder\.layer\.(\d+)\.attention\.attention\.(query|key|value)\.", r"blocks.\1.attn.\2."),
+    (r"^layers\.(\d+)\.attention\.(q|k|v)_proj\.", r"blocks.\1.attn.\2."),
+    (r"^encoder\.layer\.(\d+)\.attention\.output\.dense\.", r"blocks.\1.attn.proj."),
+    (r"^layers\.(\d+)\.attention\.o_proj\.", r"blocks.\1.attn.proj."),
+    (r"^encoder\.layer\.(\d+)\.intermediate\.dense\.", r"blocks.\1.mlp.fc1."),
+    (r"^encoder\.layer\.(\d+)\.output\.dense\.", r"blocks.\1.mlp.fc2."),
+    (r"^layers\.(\d+)\.mlp\.(fc1|fc2)\.", r"blocks.\1.mlp.\2."),
+    (r"^layernorm\.", "norm."),
+]
+_QKV_PARTS = (("query", "key", "value"), ("q", "k", "v"))
+
+
+def _rename(key: str, rules) -> str:
+    for pattern, repl in rules:
+        new, hits = re.subn(pattern, repl, key)
+        if hits:
+            return new
+    return key  # left as is: the loader names it if it does not fit
+
+
+def _fuse_qkv(state: dict) -> dict:
+    """Stack Hugging Face's separate q, k, v projections into our fused ``qkv`` (q, k, v order)."""
+    out = {}
+    for key, value in state.items():
+        m = re.match(r"^(blocks\.\d+\.attn)\.(query|key|value|q|k|v)\.(weight|bias)$", key)
+        if m is None:
+            out[key] = value
+            continue
+        prefix, part, kind = m.groups()
+        names = next(p for p in _QKV_PARTS if part in p)
+        if part != names[0]:
+            continue  # fused once, when its query part comes by
+        try:
+            out[f"{prefix}.qkv.{kind}"] = torch.cat([state[f"{prefix}.{n}.{kind}"] for n in names], dim=0)
+        except KeyError as e:
+            raise FervidError(f"Hugging Face ViT checkpoint lacks {e.args[0]} (needed to build {prefix}.qkv)") from None
+    return out
+
+
+def convert_vivit(state: dict, model: nn.Module, info: dict) -> Converted:
+    """Map a torchvision ``vit_b_16`` or Hugging Face ``ViTModel`` state dict onto ``spatial.``."""
+    state = strip_prefix(state, "module.")
+    notes: list[str] = []
+    fresh = ("temporal.", "head.")
+    if any(k.startswith("spatial.") for k in state):  # fervid's own keys without metadata
+        return Converted(state)
+    if "class_token" in state or any(k.startswith("encoder.layers.encoder_layer_") for k in state):
+        dropped = sorted(k for k in state if k.startswith("heads."))
+        state = {_rename(k, _TV_RENAMES): v for k, v in state.items() if not k.startswith("heads.")}
+        notes.append("torchvision ViT checkpoint: keys renamed into the spatial encoder")
+    else:
+        config = info.get("config") or {}
+        if config.get("model_type", "vit") != "vit":
+            raise FervidError(f"config.json describes a {config['model_type']!r} model, not a ViT")
+        if config.get("hidden_act", "gelu") != "gelu":
+            raise FervidError(f"the Hugging Face ViT uses hidden_act {config['hidden_act']!r}; fervid's ViT uses gelu")
+        state = strip_prefix(state, "vit.")  # ViTForImageClassification
+        dropped = sorted(k for k in state if k.startswith(("pooler.", "classifier.")))
+        state = _fuse_qkv({_rename(k, _HF_RENAMES): v for k, v in state.items() if k not in dropped})
+        notes.append("Hugging Face ViT checkpoint: keys renamed into the spatial encoder, q/k/v fused")
+        eps = config.get("layer_norm_eps")
+        if eps is not None and eps != LN_EPS:
+            notes.append(f"the checkpoint's LayerNorm eps is {eps:g}; fervid's ViT uses {LN_EPS:g} (negligible change)")
+    if dropped:
+        notes.append("image-classifier weights not used: " + ", ".join(dropped))
+    state = {f"spatial.{k}": v for k, v in state.items()}
+
+    pos = state.get("spatial.pos_embed")
+    own = model.state_dict()["spatial.pos_embed"]
+    if pos is not None and pos.ndim == 3 and pos.shape[1] != own.shape[1]:
+        old, new = pos.shape[1] - 1, own.shape[1] - 1
+        state["spatial.pos_embed"] = interpolate_pos_embed(pos, new, num_prefix=1)
+        notes.append(
+            f"spatial.pos_embed interpolated from a {round(old ** 0.5)}x{round(old ** 0.5)} to a "
+            f"{round(new ** 0.5)}x{round(new ** 0.5)} patch grid (bicubic)"
+        )
+    return Converted(state, fresh=fresh, notes=notes)
+
+
+@register_model(
+    "vivit",
+    description="ViViT factorised encoder: ViT-B/16 per frame, 3-layer temporal transformer",
+    num_frames=8,
+    image_size=224,
+    head=("head.",),
+    mean=VIT21K_MEAN,
+    std=VIT21K_STD,
+    convert=convert_vivit,
+)
+def vivit(
+    *,
+    num_classes: int,
+    num_frames: int,
+    image_size: int,
+    patch_size: int = 16,
+    embed_dim: int = 768,
+    depth: int = 12,
+    num_heads: int = 12,
+    mlp_ratio: float = 4.0,
+    temporal_depth: int = 3,
+    temporal_heads: int = 8,
+    temporal_mlp_dim: int = 2048,
+    head_hidden: int = 192,
+    drop_rate: float = 0.0,
+    head_dropout: float = 0.5,
+    drop_path_rate: float = 0.0,
+) -> ViViT:
+    """Build ViViT; the defaults are a ViT-B/16 spatial encoder and the study's temporal transformer.
+
+    Input ``(B, 3, num_frames, image_size, image_size)``, output ``(B, num_classes)``.
+    """
+    return ViViT(
+        num_classes=num_classes, num_frames=num_frames, image_size=image_size, patch_size=patch_size,
+        embed_dim=embed_dim, depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio, temporal_depth=temporal_depth,
+        temporal_heads=temporal_heads, temporal_mlp_dim=temporal_mlp_dim, head_hidden=head_hidden,
+        drop_rate=drop_rate, head_dropout=head_dropout, drop_path_rate=drop_path_rate,
+    )

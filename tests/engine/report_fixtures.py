@@ -1,0 +1,76 @@
+"""FIXTURES: hand-written run directories for the report and compare tests.
+
+Nothing here was trained: the fold results are invented numbers, written in the shape of
+docs/ARCHITECTURE.md's fold result, so the report code can be checked against known values.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+CLASSES = ["anger", "happiness", "surprise"]
+
+# Per fold: confusion matrix (rows = true class) and the metrics computed from it by hand.
+FOLDS = {
+    # 3/4 correct; recalls anger 1/2, happiness 1/1, surprise 1/1 -> UAR 5/6.
+    # F1: anger 2/3 (P 1, R 1/2), happiness 2/3 (P 1/2, R 1), surprise 1 -> 7/9.
+    0: {"cm": [[1, 1, 0], [0, 1, 0], [0, 0, 1]], "accuracy": 3 / 4, "uar": 5 / 6, "macro_f1": 7 / 9},
+    # all 3 correct
+    1: {"cm": [[1, 0, 0], [0, 1, 0], [0, 0, 1]], "accuracy": 1.0, "uar": 1.0, "macro_f1": 1.0},
+    # 1/2 correct, no surprise clip: recalls anger 1/1, happiness 0/1 -> UAR 1/2.
+    # F1: anger 2/3, happiness 0 (surprise absent from targets and predictions) -> 1/3.
+    2: {"cm": [[1, 0, 0], [1, 0, 0], [0, 0, 0]], "accuracy": 1 / 2, "uar": 1 / 2, "macro_f1": 1 / 3},
+}
+
+
+def make_run(root: Path, *, model: str = "c3d", folds=(0, 1, 2), k: int = 3, seed: int = 0,
+             test_subjects=None, dataset: str = "synth", with_results: bool = False) -> Path:
+    """A run directory with config.yaml, folds.json and fold_XX/result.json for ``folds``;
+    ``with_results`` adds results.json (no plots, to keep tests fast)."""
+    from fervid.data.manifest import write_meta
+
+    root.mkdir(parents=True, exist_ok=True)
+    prepared = root.parent / f"prepared_{dataset}"  # only meta.json: names the dataset and classes
+    write_meta(prepared, {"dataset": dataset, "classes": CLASSES, "size": 16})
+    config = {
+        "dataset": None, "seed": seed,
+        "model": {"name": model, "kwargs": {}},
+        "data": {"path": str(prepared), "num_frames": 8, "image_size": 16},
+        "protocol": {"folds": k, "rule": "id", "val_subjects": 0.25},
+    }
+    (root / "config.yaml").write_text(yaml.safe_dump(config))
+    subjects = test_subjects or [[f"S{i}"] for i in range(k)]
+    (root / "folds.json").write_text(json.dumps({
+        "rule": "id", "k": k, "seed": seed,
+        "folds": [{"fold": i, "train_subjects": [], "val_subjects": [], "test_subjects": subjects[i]}
+                  for i in range(k)],
+    }))
+    for i in folds:
+        f = FOLDS[i]
+        result = {
+            "fold": i, "accuracy": f["accuracy"], "uar": f["uar"], "macro_f1": f["macro_f1"],
+            "confusion_matrix": f["cm"], "n_test": sum(map(sum, f["cm"])),
+            "selection": f"best val UAR (epoch {i + 1} of 3) on 1 held-out training subject",
+            "selected_epoch": i + 1, "epochs_run": 3, "train_time_s": 10.0 * (i + 1),
+            "history": [{"epoch": e, "train_loss": 1.0 / (e + 1), "val_loss": 1.2 / (e + 1),
+                         "val_uar": 0.3 + 0.1 * e, "lr": 1e-3} for e in range(3)],
+        }
+        (root / f"fold_{i:02d}").mkdir(exist_ok=True)
+        (root / f"fold_{i:02d}" / "result.json").write_text(json.dumps(result))
+    if with_results:
+        from fervid.engine.report import build_results
+
+        (root / "results.json").write_text(json.dumps(build_results(root)))
+    return root
+
+
+def assert_png(path: Path) -> None:
+    """A real, decodable PNG with some extent."""
+    import matplotlib.image
+
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
+    image = matplotlib.image.imread(path)
+    assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100

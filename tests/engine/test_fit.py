@@ -1,0 +1,125 @@
+"""k-fold training on a tiny prepared dataset: learns, selects on validation only, writes the run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fervid.engine.config import load_config
+from fervid.engine.fit import train_run
+from fervid.engine.resumable import EpochBatchSampler
+from fervid.errors import FervidError
+from tiny_prepared import TINY_C3D, make_prepared
+
+FAST = ["data.num_workers=0", "trainer.progress_bar=false", "optim.lr=3e-3", "batch_size=6",
+        "protocol.folds=2", "epochs=10"]
+
+
+def tiny_config(tmp_path, *extra):
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("dataset: tiny\nmodel: {name: c3d}\n")
+    return load_config(cfg, [*TINY_C3D, *FAST, f"data.path={tmp_path / 'data'}", *extra])
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fit")
+    make_prepared(tmp / "data")
+    config = tiny_config(tmp)
+    results = train_run(config, tmp / "run")
+    return tmp, config, results
+
+
+def test_learns_well_above_chance(run):
+    _, _, results = run
+    # 6 classes: chance is 16.7 %; the signal is easy, so every fold must clear 50 %.
+    assert results["complete"] and results["n_folds"] == 2
+    assert all(f["accuracy"] >= 0.5 for f in results["folds"]), results["folds"]
+    assert results["mean"]["uar"] >= 0.6
+
+
+def test_run_dir_schema(run):
+    tmp, _, results = run
+    rd = tmp / "run"
+    on_disk = json.loads((rd / "results.json").read_text())
+    for key in ("model", "dataset", "protocol", "classes", "folds", "mean", "std"):
+        assert key in on_disk
+    assert on_disk["model"] == "c3d" and on_disk["dataset"] == "tiny" and len(on_disk["classes"]) == 6
+    assert (rd / "report.md").is_file() and (rd / "confusion_matrix.png").is_file()
+    assert (rd / "config.yaml").is_file()
+    for i in range(2):
+        r = json.loads((rd / f"fold_{i:02d}" / "result.json").read_text())
+        for key in ("fold", "accuracy", "uar", "macro_f1", "confusion_matrix", "n_test", "selection",
+                    "epochs_run", "train_time_s", "history"):
+            assert key in r
+        assert r["epochs_run"] == 10 and len(r["history"]) == 10
+        assert set(r["history"][0]) == {"epoch", "train_loss", "val_loss", "val_uar", "lr"}
+        assert r["selection"].startswith("best val UAR (epoch ") and "1 held-out training subject" in r["selection"]
+        assert (rd / f"fold_{i:02d}" / "metrics.csv").is_file()
+
+
+def test_folds_are_subject_independent_and_validation_comes_from_training(run):
+    tmp, _, _ = run
+    doc = json.loads((tmp / "run" / "folds.json").read_text())
+    assert doc["rule"] == "id" and doc["k"] == 2
+    tested = []
+    for f in doc["folds"]:
+        train, val, test = map(set, (f["train_subjects"], f["val_subjects"], f["test_subjects"]))
+        assert not (train & test) and not (val & test) and not (train & val)
+        assert len(val) == 1  # 10 % of 4 training subjects, at least one
+        tested += sorted(test)
+    assert sorted(tested) == [f"P{i:03d}" for i in range(1, 9)]  # every subject tested once
+
+
+def test_saved_model_rescored_gives_the_fold_result(run):
+    from fervid.checkpoint import read_checkpoint
+    from fervid.engine.evaluate import evaluate_checkpoint
+
+    tmp, _, results = run
+    ckpt = tmp / "run" / "fold_01" / "model.safetensors"
+    _, meta = read_checkpoint(ckpt)
+    assert meta.model == "c3d" and meta.num_frames == 8 and meta.image_size == 32
+    assert meta.extra["fold"] == 1 and meta.preprocess == {"detector": "none", "size": 32}
+    again = evaluate_checkpoint(ckpt, tmp / "data", fold=1)
+    assert again["confusion_matrix"] == results["folds"][1]["confusion_matrix"]
+
+
+def test_existing_fold_is_not_overwritten_without_resume(run):
+    tmp, config, _ = run
+    with pytest.raises(FervidError, match="--resume"):
+        train_run(config, tmp / "run", folds=[0])
+    # --resume with everything finished trains nothing and re-reports
+    assert train_run(config, tmp / "run", resume=True)["n_folds"] == 2
+
+
+def test_changed_settings_refuse_the_run_dir(run):
+    tmp, config, _ = run
+    other = {**config, "seed": 1}
+    with pytest.raises(FervidError, match="seed"):
+        train_run(other, tmp / "run", resume=True)
+
+
+def test_no_validation_split_keeps_last_epoch(tmp_path):
+    make_prepared(tmp_path / "data", subjects=4)
+    config = tiny_config(tmp_path, "protocol.val_subjects=0", "epochs=1")
+    train_run(config, tmp_path / "run", folds=[0])
+    r = json.loads((tmp_path / "run" / "fold_00" / "result.json").read_text())
+    assert r["selection"] == "last epoch (1; no validation split)" and r["n_val"] == 0
+    assert r["history"][0]["val_uar"] is None
+
+
+def test_sampler_shards_global_batches_and_resumes():
+    one = list(EpochBatchSampler(20, 4, seed=3))
+    two = [list(EpochBatchSampler(20, 2, seed=3, rank=r, world_size=2)) for r in range(2)]
+    assert len(one) == len(two[0]) == 5
+    assert [a + b for a, b in zip(*two)] == one  # same global batches, split between processes
+    s = EpochBatchSampler(20, 4, seed=3)
+    s.set_epoch(1)
+    epoch1 = list(s)
+    assert epoch1 != one and all(e == 1 for b in epoch1 for e, _ in b)
+    s.resume(1, 3)
+    assert list(s) == epoch1[3:]  # resumed epoch replays the rest of the same order
+    assert list(s) == epoch1  # the offset applies once
+    assert sorted(i for b in one for _, i in b) == list(range(20))
+

@@ -1,0 +1,63 @@
+"""`fervid train --resume` after a SIGKILL mid-epoch of fold 2 equals an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from tiny_prepared import make_prepared
+
+SETTINGS = ["model.kwargs={channels: [8, 16], hidden: 32}", "data.num_frames=8", "data.image_size=32",
+            "batch_size=3", "data.num_workers=0", "trainer.progress_bar=false", "optim.lr=3e-3",
+            "trainer.checkpoint_every_n_steps=2"]  # 6 steps per epoch: mid-epoch checkpoints
+
+
+def train_cmd(tmp_path, run_dir, *extra):
+    cmd = [sys.executable, "-m", "fervid", "train", str(tmp_path / "cfg.yaml"), "--data", str(tmp_path / "data"),
+           "--folds", "2", "--epochs", "3", "--run-dir", str(run_dir), *extra]
+    for s in SETTINGS:
+        cmd += ["--set", s]
+    return cmd
+
+
+def fold_outcomes(run_dir):
+    folds = []
+    for i in range(2):
+        r = json.loads((run_dir / f"fold_{i:02d}" / "result.json").read_text())
+        folds.append({k: r[k] for k in ("accuracy", "uar", "macro_f1", "confusion_matrix", "selection", "history")})
+    return folds
+
+
+def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path):
+    make_prepared(tmp_path / "data")
+    (tmp_path / "cfg.yaml").write_text("dataset: tiny\nmodel: {name: c3d}\n")
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    full = subprocess.run(train_cmd(tmp_path, tmp_path / "full"), env=env, capture_output=True, text=True)
+    assert full.returncode == 0, full.stderr[-2000:]
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(train_cmd(tmp_path, killed), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    mid_epoch = killed / "fold_01" / "last.ckpt"  # first written 2 steps into fold 2's first epoch
+    deadline = time.monotonic() + 300
+    while not mid_epoch.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)  # land the kill a little later, wherever training is by then
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert (killed / "fold_00" / "result.json").exists()
+    assert not (killed / "fold_01" / "result.json").exists()
+
+    resumed = subprocess.run(train_cmd(tmp_path, killed, "--resume"), env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "fold 0: finished earlier, skipped" in resumed.stdout
+    assert "fold 1:" in resumed.stdout and "(resuming)" in resumed.stdout
+    assert fold_outcomes(killed) == fold_outcomes(tmp_path / "full")  # exactly, history included
+    a, b = (json.loads((d / "results.json").read_text()) for d in (tmp_path / "full", killed))
+    drop_time = (lambda folds: [{k: v for k, v in f.items() if k != "train_time_s"} for f in folds])
+    assert a["mean"] == b["mean"] and drop_time(a["folds"]) == drop_time(b["folds"])
