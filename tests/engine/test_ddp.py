@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -30,9 +31,17 @@ def train(tmp_path, run_dir, launcher):
     for s in SETTINGS:
         cmd += ["--set", s]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout + done.stderr
+    # Own process group, so a hung run's workers die with their launcher.
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=180)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"training did not finish in 180 s: {err[-3000:]}")
+    assert proc.returncode == 0, err[-3000:]
+    return out + err
 
 
 def test_two_processes_agree_with_one(tmp_path):
@@ -40,7 +49,7 @@ def test_two_processes_agree_with_one(tmp_path):
     (tmp_path / "cfg.yaml").write_text("dataset: tiny\nmodel: {name: timesformer}\n")
     train(tmp_path, tmp_path / "one", [sys.executable])
     log = train(tmp_path, tmp_path / "two",
-                [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "0"])
+                [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"])
     assert "MEMBER: 2/2" in log and "distributed_backend=gloo" in log
 
     one, two = (json.loads((tmp_path / d / "fold_00" / "result.json").read_text()) for d in ("one", "two"))

@@ -9,6 +9,8 @@ torchvision's, so an ImageNet MobileNetV3-Large checkpoint loads into the frame 
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import nn
 from torchvision.models import mobilenet_v3_large
@@ -39,7 +41,10 @@ class CNNLSTM(nn.Module):
         self, *, num_classes: int, width_mult: float, hidden: int, attn_dim: int, dropout: float
     ):
         super().__init__()
-        self.features = mobilenet_v3_large(width_mult=width_mult).features
+        # torchvision's BatchNorm momentum of 0.01 suits long ImageNet runs; in short runs its running
+        # statistics lag the weights and eval-mode features collapse to a constant, so use 0.1.
+        norm = partial(nn.BatchNorm2d, eps=0.001, momentum=0.1)
+        self.features = mobilenet_v3_large(width_mult=width_mult, norm_layer=norm).features
         feat_dim = self.features[-1].out_channels  # 960 at width 1
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.lstm = nn.LSTM(feat_dim, hidden, num_layers=1, batch_first=True)
