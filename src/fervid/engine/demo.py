@@ -83,12 +83,12 @@ def run(args: argparse.Namespace) -> int:
     from fervid.errors import FervidError
 
     import logging
-    import warnings
+
+    import lightning.pytorch  # noqa: F401  (it sets its loggers to INFO on import: import first)
 
     # The demo prints one line per fold and model; Lightning's banners and tips would drown them.
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     models = QUICK["models"] if args.quick else MODELS
     if args.models:
         models = tuple(m.strip() for m in args.models.split(",") if m.strip())

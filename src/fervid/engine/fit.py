@@ -304,6 +304,8 @@ def train_fold(
     warnings.filterwarnings("ignore", message=".*resuming from a checkpoint that ended before the epoch ended.*")
     warnings.filterwarnings("ignore", message=".*Previous log files in this directory will be deleted.*")
     warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
+    # Lightning 2.6 still builds torch's deprecated LeafSpec; nothing for a user to act on.
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     deterministic = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
     try:
         trainer.fit(module, train_loader, val_loader, ckpt_path=ckpt, weights_only=True)
