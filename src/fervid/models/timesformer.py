@@ -23,7 +23,7 @@ from torchvision.ops import StochasticDepth
 from fervid.errors import FervidError
 from fervid.models._vit import LN_EPS, Attention, Mlp, PatchEmbed, drop_path_rates, init_vit_weights
 from fervid.models.registry import Converted, register_model
-from fervid.models.weights import interpolate_pos_embed, resize_time_embed, strip_prefix
+from fervid.models.weights import fit_pos_embed, resize_time_embed, strip_prefix
 
 # Official configs (configs/Kinetics/TimeSformer_divST_8x32_224.yaml, DATA.MEAN / DATA.STD).
 KINETICS_MEAN = (0.45, 0.45, 0.45)
@@ -178,14 +178,7 @@ def convert_timesformer(state: dict, model: nn.Module, info: dict) -> Converted:
             notes.append("no classifier in the checkpoint (TimesformerModel): head freshly initialised")
 
     own = model.state_dict()
-    pos = state.get("pos_embed")
-    if pos is not None and pos.ndim == 3 and pos.shape[1] != own["pos_embed"].shape[1]:
-        old, new = pos.shape[1] - 1, own["pos_embed"].shape[1] - 1
-        state["pos_embed"] = interpolate_pos_embed(pos, new, num_prefix=1)
-        notes.append(
-            f"pos_embed interpolated from a {round(old ** 0.5)}x{round(old ** 0.5)} to a "
-            f"{round(new ** 0.5)}x{round(new ** 0.5)} patch grid (bicubic)"
-        )
+    fit_pos_embed(state, own, "pos_embed", notes)
     tim = state.get("time_embed")
     if tim is not None and tim.ndim == 3 and tim.shape[1] != own["time_embed"].shape[1]:
         state["time_embed"] = resize_time_embed(tim, own["time_embed"].shape[1])

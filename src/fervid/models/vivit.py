@@ -22,7 +22,7 @@ from torch import nn
 from fervid.errors import FervidError
 from fervid.models._vit import LN_EPS, Block, PatchEmbed, drop_path_rates, init_vit_weights
 from fervid.models.registry import Converted, register_model
-from fervid.models.weights import interpolate_pos_embed, strip_prefix
+from fervid.models.weights import fit_pos_embed, strip_prefix
 
 # ImageNet-21k ViT-B/16 (Google's JAX checkpoints, the study's spatial encoder) normalisation.
 VIT21K_MEAN = (0.5, 0.5, 0.5)
@@ -204,15 +204,7 @@ def convert_vivit(state: dict, model: nn.Module, info: dict) -> Converted:
         notes.append("image-classifier weights not used: " + ", ".join(dropped))
     state = {f"spatial.{k}": v for k, v in state.items()}
 
-    pos = state.get("spatial.pos_embed")
-    own = model.state_dict()["spatial.pos_embed"]
-    if pos is not None and pos.ndim == 3 and pos.shape[1] != own.shape[1]:
-        old, new = pos.shape[1] - 1, own.shape[1] - 1
-        state["spatial.pos_embed"] = interpolate_pos_embed(pos, new, num_prefix=1)
-        notes.append(
-            f"spatial.pos_embed interpolated from a {round(old ** 0.5)}x{round(old ** 0.5)} to a "
-            f"{round(new ** 0.5)}x{round(new ** 0.5)} patch grid (bicubic)"
-        )
+    fit_pos_embed(state, model.state_dict(), "spatial.pos_embed", notes)
     return Converted(state, fresh=fresh, notes=notes)
 
 

@@ -119,6 +119,19 @@ def interpolate_pos_embed(pos: torch.Tensor, new_len: int, *, num_prefix: int = 
     return torch.cat([prefix, g.to(pos.dtype)], dim=1)
 
 
+def fit_pos_embed(state: dict[str, torch.Tensor], own: dict[str, torch.Tensor], key: str, notes: list[str]) -> None:
+    """Resize ``state[key]`` (a CLS token plus a square patch grid) to the model's grid, noting it."""
+    pos = state.get(key)
+    if pos is None or pos.ndim != 3 or pos.shape[1] == own[key].shape[1]:
+        return
+    old, new = pos.shape[1] - 1, own[key].shape[1] - 1
+    state[key] = interpolate_pos_embed(pos, new, num_prefix=1)
+    notes.append(
+        f"{key} interpolated from a {round(old ** 0.5)}x{round(old ** 0.5)} to a "
+        f"{round(new ** 0.5)}x{round(new ** 0.5)} patch grid (bicubic)"
+    )
+
+
 def resize_time_embed(emb: torch.Tensor, new_len: int) -> torch.Tensor:
     """Resize a 1-D (temporal) embedding ``(1, T, D)`` to ``(1, new_len, D)`` linearly."""
     if emb.shape[1] == new_len:
