@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 from tiny_prepared import make_prepared
 
@@ -16,8 +15,31 @@ SETTINGS = ["model.kwargs={channels: [8, 16], hidden: 32}", "data.num_frames=8",
             "trainer.checkpoint_every_n_steps=2"]  # 6 steps per epoch: mid-epoch checkpoints
 
 
-def train_cmd(tmp_path, run_dir, *extra):
-    cmd = [sys.executable, "-m", "fervid", "train", str(tmp_path / "cfg.yaml"), "--data", str(tmp_path / "data"),
+# Runs `fervid train` with one extra callback that SIGKILLs the process after fold 2's third step:
+# one step past its mid-epoch checkpoint (step 2), so resuming must redo lost work. Killing from
+# inside makes the kill point the same on every machine, however fast.
+KILLER = """
+import os, signal, sys
+from pathlib import Path
+import lightning as L
+from fervid.cli import main
+from fervid.engine import fit
+
+class KillAfterStep3OfFold2(L.Callback):
+    def __init__(self, fdir):
+        self.fdir = Path(fdir)
+    def on_train_batch_end(self, trainer, *args):
+        if self.fdir.name == "fold_01" and trainer.global_step == 3:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+make_trainer = fit.make_trainer
+fit.make_trainer = lambda config, fdir, callbacks: make_trainer(config, fdir, [*callbacks, KillAfterStep3OfFold2(fdir)])
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def train_cmd(tmp_path, run_dir, *extra, launcher=("-m", "fervid")):
+    cmd = [sys.executable, *launcher, "train", str(tmp_path / "cfg.yaml"), "--data", str(tmp_path / "data"),
            "--folds", "2", "--epochs", "3", "--run-dir", str(run_dir), *extra]
     for s in SETTINGS:
         cmd += ["--set", s]
@@ -40,17 +62,12 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path):
     assert full.returncode == 0, full.stderr[-2000:]
 
     killed = tmp_path / "killed"
-    proc = subprocess.Popen(train_cmd(tmp_path, killed), env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    mid_epoch = killed / "fold_01" / "last.ckpt"  # first written 2 steps into fold 2's first epoch
-    deadline = time.monotonic() + 300
-    while not mid_epoch.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.3)  # land the kill a little later, wherever training is by then
-    assert proc.poll() is None, "the run finished before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    (tmp_path / "killer.py").write_text(KILLER)
+    proc = subprocess.run(train_cmd(tmp_path, killed, launcher=(str(tmp_path / "killer.py"),)), env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     assert (killed / "fold_00" / "result.json").exists()
+    assert (killed / "fold_01" / "last.ckpt").exists()  # the mid-epoch checkpoint it resumes from
     assert not (killed / "fold_01" / "result.json").exists()
 
     resumed = subprocess.run(train_cmd(tmp_path, killed, "--resume"), env=env, capture_output=True, text=True)
