@@ -42,8 +42,12 @@ def test_overrides_are_yaml_typed():
     config = load_config("synth/c3d", ["seed=7", "optim.lr=3e-4", "trainer.early_stopping=5",
                                        "model.kwargs={hidden: 16}", "data.augment=false"])
     assert config["seed"] == 7 and config["optim"]["lr"] == pytest.approx(3e-4)
-    assert config["trainer"]["early_stopping"] == 5 and config["model"]["kwargs"] == {"hidden": 16}
+    assert config["trainer"]["early_stopping"] == 5
+    assert config["model"]["kwargs"] == {"channels": [16, 32], "hidden": 16, "conv_dropout": 0.0, "dropout": 0.0}
     assert config["data"]["augment"] is False
+    # one kwarg by its dotted key: the config's other kwargs stay
+    deep = load_config("synth/c3d", ["model.kwargs.hidden=16"])
+    assert deep["model"]["kwargs"] == config["model"]["kwargs"]
     assert parse_override("data.path=/a:b") == {"data": {"path": "/a:b"}}
 
 

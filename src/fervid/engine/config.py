@@ -97,7 +97,9 @@ def merge(base: dict, update: dict, where: str, path: tuple[str, ...] = ()) -> d
     for key, value in update.items():
         here = (*path, str(key))
         if here in FREE_FORM:
-            out[key] = copy.deepcopy(value)
+            # Key by key, so `--set model.kwargs.depth=4` keeps the config's other kwargs.
+            both = isinstance(value, dict) and isinstance(base.get(key), dict)
+            out[key] = {**out[key], **copy.deepcopy(value)} if both else copy.deepcopy(value)
         elif key not in base:
             known = ", ".join(sorted(base))
             raise FervidError(f"{where}: unknown config key {'.'.join(here)!r} (known here: {known})")
