@@ -39,3 +39,19 @@ def test_profile_reports_a_model_that_cannot_take_the_size_and_goes_on(capsys):
 def test_profile_unknown_model_is_a_one_line_error(capsys):
     assert main(["profile", "--models", "c3d,nope", "--no-timing"]) == 2
     assert "unknown model 'nope'" in capsys.readouterr().err
+
+
+def test_help_does_not_import_torch():
+    # `fervid --help` should answer at once; importing torch takes seconds.
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, contextlib, io\n"
+        "from fervid.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

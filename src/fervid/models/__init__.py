@@ -3,8 +3,15 @@
 Every model maps ``(B, 3, T, H, W)`` float to logits ``(B, num_classes)``.
 """
 
-# Each import registers its builder; explicit imports, no star-import registration.
-from fervid.models import c3d, cnn_lstm, r2plus1d, timesformer, tsm, vivit  # noqa: F401
-from fervid.models.registry import ModelInfo, create_model, get_model_info, list_models, register_model
-
 __all__ = ["ModelInfo", "create_model", "get_model_info", "list_models", "register_model"]
+
+
+def __getattr__(name: str):
+    # Lazy, so that `fervid --help` (which imports fervid.models.cli) does not import torch.
+    if name not in __all__:
+        raise AttributeError(f"module 'fervid.models' has no attribute {name!r}")
+    # Each architecture module registers its model on import: explicit, no star-import registration.
+    from fervid.models import c3d, cnn_lstm, r2plus1d, timesformer, tsm, vivit  # noqa: F401
+    from fervid.models import registry
+
+    return getattr(registry, name)

@@ -34,7 +34,8 @@ class C3D(nn.Module):
     """Two Conv3d blocks, then FC ``hidden`` → FC ``hidden`` → FC ``num_classes``.
 
     Input ``(B, 3, T, H, W)`` with exactly ``T = num_frames`` and ``H = W = image_size``
-    (the first FC layer's size depends on them); output logits ``(B, num_classes)``.
+    (the first FC layer's size depends on them, so both must be at least 7); output logits
+    ``(B, num_classes)``.
     """
 
     def __init__(
@@ -47,7 +48,7 @@ class C3D(nn.Module):
         hidden: int = 256,
         conv_dropout: float = 0.2,
         dropout: float = 0.5,
-    ):
+    ) -> None:
         super().__init__()
         t, s = num_frames, image_size
         for _ in channels:
@@ -82,30 +83,10 @@ class C3D(nn.Module):
         return self.head(self.dropout(x))  # (B, num_classes)
 
 
-@register_model(
+register_model(
     "c3d",
     description="the study's 2-layer C3D: Conv3d 3->32->48 (k3 s2), FC 256-256-classes",
     num_frames=16,
     image_size=112,
     head=("head.",),
-)
-def c3d(
-    *,
-    num_classes: int,
-    num_frames: int,
-    image_size: int,
-    channels: tuple[int, int] = (32, 48),
-    hidden: int = 256,
-    conv_dropout: float = 0.2,
-    dropout: float = 0.5,
-) -> C3D:
-    """Build :class:`C3D`. Needs ``num_frames >= 7`` and ``image_size >= 7``."""
-    return C3D(
-        num_classes=num_classes,
-        num_frames=num_frames,
-        image_size=image_size,
-        channels=tuple(channels),
-        hidden=hidden,
-        conv_dropout=conv_dropout,
-        dropout=dropout,
-    )
+)(C3D)

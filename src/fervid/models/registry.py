@@ -1,6 +1,7 @@
 """One registry of video models, keyed by name.
 
-Each architecture file registers a typed, keyword-only builder with :func:`register_model`;
+Each architecture file registers its model class (or, where the class's arguments differ from
+the registry's, a typed keyword-only builder) with :func:`register_model`;
 ``fervid.models`` imports those files explicitly, so there is no import-time magic beyond the
 decorator. A duplicate name raises.
 """
@@ -63,7 +64,8 @@ def register_model(
     std: tuple[float, float, float] = IMAGENET_STD,
     convert: Optional[Converter] = None,
 ):
-    """Decorator: register ``builder(*, num_classes, num_frames, image_size, **kw) -> nn.Module``."""
+    """Decorator: register ``builder(*, num_classes, num_frames, image_size, **kw) -> nn.Module``
+    (a function or an ``nn.Module`` class with that keyword-only signature)."""
 
     def decorate(builder):
         if name in _REGISTRY:

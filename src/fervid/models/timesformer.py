@@ -70,7 +70,10 @@ class DividedBlock(nn.Module):
 
 
 class TimeSformer(nn.Module):
-    """TimeSformer, divided space-time attention. ``(B, 3, T, H, W)`` → ``(B, num_classes)``."""
+    """TimeSformer, divided space-time attention. ``(B, 3, T, H, W)`` → ``(B, num_classes)``.
+
+    The defaults are ViT-B/16 with the official ``drop_path_rate`` 0.1.
+    """
 
     def __init__(self, *, num_classes: int, num_frames: int, image_size: int, patch_size: int = 16,
                  embed_dim: int = 768, depth: int = 12, num_heads: int = 12, mlp_ratio: float = 4.0,
@@ -186,7 +189,7 @@ def convert_timesformer(state: dict, model: nn.Module, info: dict) -> Converted:
     return Converted(state, notes=notes)
 
 
-@register_model(
+register_model(
     "timesformer",
     description="TimeSformer-B/16, divided space-time attention (official vit.py layout)",
     num_frames=8,
@@ -195,28 +198,4 @@ def convert_timesformer(state: dict, model: nn.Module, info: dict) -> Converted:
     mean=KINETICS_MEAN,
     std=KINETICS_STD,
     convert=convert_timesformer,
-)
-def timesformer(
-    *,
-    num_classes: int,
-    num_frames: int,
-    image_size: int,
-    patch_size: int = 16,
-    embed_dim: int = 768,
-    depth: int = 12,
-    num_heads: int = 12,
-    mlp_ratio: float = 4.0,
-    qkv_bias: bool = True,
-    drop_rate: float = 0.0,
-    attn_drop_rate: float = 0.0,
-    drop_path_rate: float = 0.1,
-) -> TimeSformer:
-    """Build TimeSformer; the defaults are ViT-B/16 with the official ``drop_path_rate`` 0.1.
-
-    Input ``(B, 3, num_frames, image_size, image_size)``, output ``(B, num_classes)``.
-    """
-    return TimeSformer(
-        num_classes=num_classes, num_frames=num_frames, image_size=image_size, patch_size=patch_size,
-        embed_dim=embed_dim, depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias,
-        drop_rate=drop_rate, attn_drop_rate=attn_drop_rate, drop_path_rate=drop_path_rate,
-    )
+)(TimeSformer)

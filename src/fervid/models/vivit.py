@@ -85,7 +85,10 @@ class TemporalTransformer(nn.Module):
 
 
 class ViViT(nn.Module):
-    """ViViT factorised encoder. ``(B, 3, T, H, W)`` → ``(B, num_classes)``."""
+    """ViViT factorised encoder. ``(B, 3, T, H, W)`` → ``(B, num_classes)``.
+
+    The defaults are a ViT-B/16 spatial encoder and the study's temporal transformer.
+    """
 
     def __init__(self, *, num_classes: int, num_frames: int, image_size: int, patch_size: int = 16,
                  embed_dim: int = 768, depth: int = 12, num_heads: int = 12, mlp_ratio: float = 4.0,
@@ -208,7 +211,7 @@ def convert_vivit(state: dict, model: nn.Module, info: dict) -> Converted:
     return Converted(state, fresh=fresh, notes=notes)
 
 
-@register_model(
+register_model(
     "vivit",
     description="ViViT factorised encoder: ViT-B/16 per frame, 3-layer temporal transformer",
     num_frames=8,
@@ -217,32 +220,4 @@ def convert_vivit(state: dict, model: nn.Module, info: dict) -> Converted:
     mean=VIT21K_MEAN,
     std=VIT21K_STD,
     convert=convert_vivit,
-)
-def vivit(
-    *,
-    num_classes: int,
-    num_frames: int,
-    image_size: int,
-    patch_size: int = 16,
-    embed_dim: int = 768,
-    depth: int = 12,
-    num_heads: int = 12,
-    mlp_ratio: float = 4.0,
-    temporal_depth: int = 3,
-    temporal_heads: int = 8,
-    temporal_mlp_dim: int = 2048,
-    head_hidden: int = 192,
-    drop_rate: float = 0.0,
-    head_dropout: float = 0.5,
-    drop_path_rate: float = 0.0,
-) -> ViViT:
-    """Build ViViT; the defaults are a ViT-B/16 spatial encoder and the study's temporal transformer.
-
-    Input ``(B, 3, num_frames, image_size, image_size)``, output ``(B, num_classes)``.
-    """
-    return ViViT(
-        num_classes=num_classes, num_frames=num_frames, image_size=image_size, patch_size=patch_size,
-        embed_dim=embed_dim, depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio, temporal_depth=temporal_depth,
-        temporal_heads=temporal_heads, temporal_mlp_dim=temporal_mlp_dim, head_hidden=head_hidden,
-        drop_rate=drop_rate, head_dropout=head_dropout, drop_path_rate=drop_path_rate,
-    )
+)(ViViT)
