@@ -132,6 +132,15 @@ def test_temporal_fc_starts_at_zero_in_every_block():
     assert all(not blk.temporal_fc.weight.any() and not blk.temporal_fc.bias.any() for blk in model.blocks)
 
 
+@pytest.mark.parametrize("init_std", [0.02, 0.07])
+def test_init_std_sets_the_linear_weights_and_keeps_temporal_fc_at_zero(init_std):
+    model = _tiny(embed_dim=128, init_std=init_std)  # 0.02 is the official default
+    weights = torch.cat([m.weight.flatten() for n, m in model.named_modules()
+                         if isinstance(m, torch.nn.Linear) and "temporal_fc" not in n])
+    assert weights.std().item() == pytest.approx(init_std, rel=0.1)
+    assert not any(blk.temporal_fc.weight.any() for blk in model.blocks)
+
+
 def test_input_of_another_size_is_refused():
     with pytest.raises(ValueError, match="built for 4 frames of 32x32"):
         _tiny()(torch.randn(1, 3, 2, 32, 32))

@@ -113,6 +113,13 @@ def test_frames_share_the_spatial_encoder():
         torch.testing.assert_close(model.head(model.temporal(per_frame)), model(clip))
 
 
+@pytest.mark.parametrize("init_std", [0.02, 0.07])
+def test_init_std_sets_the_linear_weights(init_std):
+    model = _tiny(init_std=init_std)  # 0.02 is timm's and the official ViT code's
+    weights = torch.cat([m.weight.flatten() for m in model.modules() if isinstance(m, torch.nn.Linear)])
+    assert weights.std().item() == pytest.approx(init_std, rel=0.1)
+
+
 def test_parameter_count_of_vivit_b():
     # Spatial encoder: torchvision vit_b_16 (models/vision_transformer.py, ViT_B_16_Weights) has
     # 86,567,656 parameters, of which its 1000-class head Linear(768, 1000) is 769,000.

@@ -89,10 +89,13 @@ class Block(nn.Module):
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
-def init_vit_weights(module: nn.Module) -> None:
-    """timm / official TimeSformer init: Linear weights trunc-normal(0.02), biases 0, LayerNorm 1/0."""
+def init_vit_weights(module: nn.Module, std: float = 0.02) -> None:
+    """timm / official TimeSformer init: Linear weights trunc-normal(``std``, 0.02 there), biases 0, LayerNorm 1/0.
+
+    0.02 suits ViT-B's 768 channels; narrow from-scratch models need larger (docs/BENCHMARKS.md, the demo).
+    """
     if isinstance(module, nn.Linear):
-        nn.init.trunc_normal_(module.weight, std=0.02)
+        nn.init.trunc_normal_(module.weight, std=std)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
     elif isinstance(module, nn.LayerNorm):

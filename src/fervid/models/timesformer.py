@@ -15,6 +15,7 @@ are interpolated when the checkpoint's image size or frame count differs.
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import torch
 from torch import nn
@@ -73,12 +74,14 @@ class TimeSformer(nn.Module):
     """TimeSformer, divided space-time attention. ``(B, 3, T, H, W)`` → ``(B, num_classes)``.
 
     The defaults are ViT-B/16 with the official ``drop_path_rate`` 0.1.
+    ``init_std`` is the Linear layers' trunc-normal init (0.02, tuned for 768 channels); 64-channel
+    models trained from scratch learn far faster at about 0.07 (docs/BENCHMARKS.md, the demo).
     """
 
     def __init__(self, *, num_classes: int, num_frames: int, image_size: int, patch_size: int = 16,
                  embed_dim: int = 768, depth: int = 12, num_heads: int = 12, mlp_ratio: float = 4.0,
                  qkv_bias: bool = True, drop_rate: float = 0.0, attn_drop_rate: float = 0.0,
-                 drop_path_rate: float = 0.1) -> None:
+                 drop_path_rate: float = 0.1, init_std: float = 0.02) -> None:
         super().__init__()
         if image_size % patch_size:
             raise ValueError(f"image_size {image_size} is not a multiple of patch_size {patch_size}")
@@ -100,7 +103,7 @@ class TimeSformer(nn.Module):
 
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         nn.init.trunc_normal_(self.cls_token, std=0.02)
-        self.apply(init_vit_weights)
+        self.apply(partial(init_vit_weights, std=init_std))
         for blk in self.blocks:  # the official code zero-initialises temporal_fc in every block
             nn.init.zeros_(blk.temporal_fc.weight)
             nn.init.zeros_(blk.temporal_fc.bias)

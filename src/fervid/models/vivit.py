@@ -15,6 +15,7 @@ temporal transformer and the head are not in an image checkpoint and stay freshl
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import torch
 from torch import nn
@@ -88,13 +89,15 @@ class ViViT(nn.Module):
     """ViViT factorised encoder. ``(B, 3, T, H, W)`` → ``(B, num_classes)``.
 
     The defaults are a ViT-B/16 spatial encoder and the study's temporal transformer.
+    ``init_std`` is the Linear layers' trunc-normal init (0.02, tuned for 768 channels); 64-channel
+    models trained from scratch learn far faster at about 0.07 (docs/BENCHMARKS.md, the demo).
     """
 
     def __init__(self, *, num_classes: int, num_frames: int, image_size: int, patch_size: int = 16,
                  embed_dim: int = 768, depth: int = 12, num_heads: int = 12, mlp_ratio: float = 4.0,
                  temporal_depth: int = 3, temporal_heads: int = 8, temporal_mlp_dim: int = 2048,
                  head_hidden: int = 192, drop_rate: float = 0.0, head_dropout: float = 0.5,
-                 drop_path_rate: float = 0.0) -> None:
+                 drop_path_rate: float = 0.0, init_std: float = 0.02) -> None:
         super().__init__()
         self.num_frames = num_frames
         self.image_size = image_size
@@ -107,7 +110,7 @@ class ViViT(nn.Module):
         self.head = nn.Sequential(
             nn.Linear(embed_dim, head_hidden), nn.GELU(), nn.Dropout(head_dropout), nn.Linear(head_hidden, num_classes)
         )
-        self.apply(init_vit_weights)
+        self.apply(partial(init_vit_weights, std=init_std))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, t, h, w = x.shape
