@@ -57,6 +57,7 @@ def test_overrides_are_yaml_typed():
     ("protocol.val_subjects=1.5", "protocol.val_subjects"),
     ("nonsense", "expected key=value"),
     ("data=3", "data must be a mapping"),
+    ("optim.name=adam", "optim.name 'adam' is not supported"),
 ])
 def test_bad_overrides_are_one_line_errors(override, message):
     with pytest.raises(FervidError, match=message):
@@ -80,3 +81,19 @@ def test_wrong_model_kwargs_are_a_fervid_error():
     resolve_model_sizes(config)
     with pytest.raises(FervidError, match="model.kwargs"):
         build_model(config, 6)
+
+
+@pytest.mark.parametrize("name, kind", [("adamw", torch.optim.AdamW), ("sgd", torch.optim.SGD)])
+def test_optimiser_choice_reaches_the_module(name, kind):
+    from fervid.engine.module import ClipClassifier
+
+    config = load_config("synth/c3d", [f"optim.name={name}", "optim.lr=0.05", "optim.weight_decay=0.01"])
+    module = ClipClassifier(torch.nn.Linear(4, 2), num_classes=2, optimizer=config["optim"]["name"],
+                            lr=config["optim"]["lr"], weight_decay=config["optim"]["weight_decay"],
+                            warmup_epochs=0, min_lr_ratio=0.1, steps_per_epoch=2, epochs=2, fold=0)
+    optimizer = module.configure_optimizers()["optimizer"]
+    assert type(optimizer) is kind and optimizer.defaults["lr"] == 0.05
+    decay, no_decay = optimizer.param_groups  # weight matrix decays, bias does not
+    assert (decay["weight_decay"], no_decay["weight_decay"]) == (0.01, 0.0)
+    if kind is torch.optim.SGD:
+        assert optimizer.defaults["momentum"] == 0.9 and optimizer.defaults["nesterov"]

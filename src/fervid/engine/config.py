@@ -189,8 +189,8 @@ def validate(config: dict, where: str) -> None:
     _number(config, "schedule.min_lr_ratio", where, low=0, high=1)
     _number(config, "protocol.val_subjects", where, low=0, high=0.99)
     _number(config, "trainer.gradient_clip", where, low=0, allow_none=True)
-    if config["optim"]["name"] != "adamw":
-        raise FervidError(f"{where}: optim.name {config['optim']['name']!r} is not supported (adamw)")
+    if config["optim"]["name"] not in ("adamw", "sgd"):
+        raise FervidError(f"{where}: optim.name {config['optim']['name']!r} is not supported (adamw, sgd)")
     precisions = ("auto", "32", "32-true", "16-mixed", "bf16-mixed", "bf16-true", "64", "64-true")
     config["trainer"]["precision"] = str(config["trainer"]["precision"])
     if config["trainer"]["precision"] not in precisions:

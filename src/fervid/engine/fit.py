@@ -294,7 +294,8 @@ def train_fold(
         val_loader = DataLoader(val_set, batch_size=per_process, shuffle=False, **loader_kw)
 
     module = ClipClassifier(
-        model, num_classes=len(classes), lr=config["optim"]["lr"], weight_decay=config["optim"]["weight_decay"],
+        model, num_classes=len(classes), optimizer=config["optim"]["name"], lr=config["optim"]["lr"],
+        weight_decay=config["optim"]["weight_decay"],
         warmup_epochs=config["schedule"]["warmup_epochs"], min_lr_ratio=config["schedule"]["min_lr_ratio"],
         steps_per_epoch=len(sampler), epochs=config["epochs"], fold=fold,
     )

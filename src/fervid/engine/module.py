@@ -26,7 +26,8 @@ class ClipClassifier(L.LightningModule):
     Args:
         model: the network.
         num_classes: size of the logits.
-        lr, weight_decay: AdamW settings; biases and norm weights (1-D tensors) get no decay.
+        optimizer: ``"adamw"``, or ``"sgd"`` (momentum 0.9, Nesterov).
+        lr, weight_decay: its settings; biases and norm weights (1-D tensors) get no decay.
         warmup_epochs, min_lr_ratio: the schedule, stepped per optimiser step.
         steps_per_epoch, epochs: to lay the schedule out over the run.
         fold: named in the NaN message.
@@ -36,12 +37,12 @@ class ClipClassifier(L.LightningModule):
 
     def __init__(
         self, model: nn.Module, *, num_classes: int, lr: float, weight_decay: float, warmup_epochs: float,
-        min_lr_ratio: float, steps_per_epoch: int, epochs: int, fold: int,
+        min_lr_ratio: float, steps_per_epoch: int, epochs: int, fold: int, optimizer: str = "adamw",
     ) -> None:
         super().__init__()
         self.model = model
         self.num_classes = num_classes
-        self.lr, self.weight_decay = lr, weight_decay
+        self.optimizer, self.lr, self.weight_decay = optimizer, lr, weight_decay
         self.warmup_steps = round(warmup_epochs * steps_per_epoch)
         self.total_steps = steps_per_epoch * epochs
         self.min_lr_ratio = min_lr_ratio
@@ -96,10 +97,11 @@ class ClipClassifier(L.LightningModule):
         for p in self.model.parameters():
             if p.requires_grad:
                 (no_decay if p.ndim <= 1 else decay).append(p)
-        optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": self.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=self.lr,
-        )
+        groups = [{"params": decay, "weight_decay": self.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        if self.optimizer == "sgd":
+            optimizer = torch.optim.SGD(groups, lr=self.lr, momentum=0.9, nesterov=True)
+        else:
+            optimizer = torch.optim.AdamW(groups, lr=self.lr)
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer,
             lambda step: warmup_cosine(step, warmup_steps=self.warmup_steps, total_steps=self.total_steps,
