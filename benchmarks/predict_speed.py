@@ -7,11 +7,11 @@ model, so they are timed once (best of ``--repeat``) and added to each model's i
 Reported fps = video frames / (decode + crop + model) seconds.
 
 Configurations: each model's tiny configuration (tests/models/conftest.py) at the default
-stride (window // 2), and the full-size defaults where one video takes reasonable time on a
-small CPU (``--full``; stride = window, i.e. non-overlapping windows, to keep it feasible).
+stride (window // 2), and the full-size defaults (``--full``; stride = window, i.e.
+non-overlapping windows, to keep it to a minute or two on a small CPU).
 Weights are random: speed does not depend on them.
 
-    python benchmarks/predict_speed.py [--video V] [--full c3d,cnn_lstm,r2plus1d,tsm] [--repeat 2]
+    python benchmarks/predict_speed.py [--video V] [--full c3d,cnn_lstm,...] [--repeat 2]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_FULL = "c3d,cnn_lstm,r2plus1d,tsm"
+DEFAULT_FULL = "c3d,cnn_lstm,r2plus1d,tsm,timesformer,vivit"
 
 
 def tiny_configs() -> dict:
