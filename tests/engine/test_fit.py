@@ -109,6 +109,29 @@ def test_no_validation_split_keeps_last_epoch(tmp_path):
     assert r["history"][0]["val_uar"] is None
 
 
+def test_fixed_folds_of_the_data_are_used_or_their_neglect_is_said(tmp_path):
+    import dataclasses
+
+    from fervid.data import read_manifest
+    from fervid.data.manifest import write_manifest
+
+    data = make_prepared(tmp_path / "data", subjects=4)
+    records = read_manifest(data)  # official folds, DFEW-style: subjects 1-2 → "a", 3-4 → "b"
+    write_manifest(data, [dataclasses.replace(r, fold="a" if r.subject in ("P001", "P002") else "b")
+                          for r in records])
+    said = []
+    fixed = train_run(tiny_config(tmp_path, "protocol.rule=fixed", "epochs=1", "protocol.val_subjects=0"),
+                      tmp_path / "fixed", folds=[0], log=said.append)
+    assert not any("note:" in s for s in said)
+    folds = json.loads((tmp_path / "fixed" / "folds.json").read_text())
+    assert folds["rule"] == "fixed" and folds["folds"][0]["test_subjects"] == ["P001", "P002"]
+    assert fixed["protocol"].startswith("2-fold")
+    said.clear()
+    train_run(tiny_config(tmp_path, "epochs=1", "protocol.val_subjects=0"), tmp_path / "id", folds=[0],
+              log=said.append)
+    assert "the data define 2 fixed folds" in said[0] and "protocol.rule=fixed --folds 2" in said[0]
+
+
 def test_sampler_shards_global_batches_and_resumes():
     one = list(EpochBatchSampler(20, 4, seed=3))
     two = [list(EpochBatchSampler(20, 2, seed=3, rank=r, world_size=2)) for r in range(2)]

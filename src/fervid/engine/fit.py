@@ -128,6 +128,10 @@ def train_run(
     meta, records = read_meta(prepared), read_manifest(prepared)
     config["dataset"] = config["dataset"] or meta.get("dataset")
     resolve_model_sizes(config)
+    given = {r.fold.strip() for r in records}
+    if config["protocol"]["rule"] != "fixed" and "" not in given:
+        log(f"note: the data define {len(given)} fixed folds (e.g. DFEW's official ones), which rule "
+            f"'{config['protocol']['rule']}' ignores; to use them: --set protocol.rule=fixed --folds {len(given)}")
     plans = plan_folds(config, records)
     wanted = list(range(len(plans))) if folds is None else folds
     bad = [i for i in wanted if not 0 <= i < len(plans)]
