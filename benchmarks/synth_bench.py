@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import importlib.util
 import json
 import os
 import platform
@@ -22,11 +23,10 @@ import time
 from pathlib import Path
 
 import cv2
-import numpy as np
 import torch
 
 from fervid.data.faces import HaarDetector
-from fervid.data.synthetic import EMOTIONS, generate, make_subject, plan_sequence, render_sequence
+from fervid.data.synthetic import EMOTIONS, generate
 
 
 def bench_render(subjects: int, workers: int) -> None:
@@ -60,45 +60,22 @@ def bench_detect(subjects: int) -> None:
         print(f"  {key:12s} {h:5d}/{n:<5d} {100 * h / n:5.1f} %")
 
 
-def _crop(frame, subject) -> np.ndarray:
-    h, w = frame.shape[:2]
-    half = int(0.5 * subject.place[2] * h)
-    cx, cy = int(subject.place[0] * w), int(subject.place[1] * h)
-    padded = cv2.copyMakeBorder(frame, half, half, half, half, cv2.BORDER_REPLICATE)
-    grey = cv2.cvtColor(padded[cy : cy + 2 * half, cx : cx + 2 * half], cv2.COLOR_BGR2GRAY)
-    crop = cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
-    return (crop - crop.mean()) / (crop.std() + 1e-6)
-
-
-def _pool(x):
-    return cv2.resize(x, (8, 8), interpolation=cv2.INTER_AREA).ravel()
-
-
-def _loso(x, y, subj):
-    pred = np.empty_like(y)
-    for s in np.unique(subj):
-        train, test = subj != s, subj == s
-        centroids = np.stack([x[train & (y == c)].mean(0) for c in range(len(EMOTIONS))])
-        pred[test] = ((x[test][:, None] - centroids[None]) ** 2).sum(-1).argmin(1)
-    return pred
+def _probe_helpers():
+    # The unit test's probe, loaded from its file, so that the benchmark measures the same thing.
+    path = Path(__file__).resolve().parents[1] / "tests" / "data" / "test_synthetic.py"
+    spec = importlib.util.spec_from_file_location("test_synthetic", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.probe_features, module.loso_predict
 
 
 def bench_probe(subjects: int) -> None:
     print(f"Nearest-centroid probe, leave-one-subject-out, {subjects} subjects, 16 frames at 160x120 (chance 16.7 %):")
+    probe_features, loso_predict = _probe_helpers()
     for lo, hi in ((0.2, 0.4), (0.4, 0.7), (0.7, 1.0)):
-        first, motion, y, subj = [], [], [], []
-        for s in range(subjects):
-            subject = make_subject(5, s)
-            for c, emotion in enumerate(EMOTIONS):
-                seq = plan_sequence(5, subject, emotion, 16, intensity=(lo, hi))
-                frames = render_sequence(seq, subject, (160, 120), 5)
-                f0, f1 = _crop(frames[0], subject), _crop(frames[-1], subject)
-                first.append(_pool(f0))
-                motion.append(np.concatenate([_pool(f1 - f0), _pool(np.abs(f1 - f0))]))
-                y.append(c)
-                subj.append(s)
-        y, subj = np.array(y), np.array(subj)
-        p_first, p_motion = _loso(np.stack(first), y, subj), _loso(np.stack(motion), y, subj)
+        first, motion, y, subj = probe_features(seed=5, subjects=subjects, frames=16, size=(160, 120),
+                                                intensity=(lo, hi))
+        p_first, p_motion = loso_predict(first, y, subj), loso_predict(motion, y, subj)
         confusions = collections.Counter(
             " / ".join(sorted((EMOTIONS[a], EMOTIONS[b]))) for a, b in zip(y, p_motion) if a != b
         ).most_common(3)

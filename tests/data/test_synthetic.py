@@ -116,32 +116,40 @@ def _pool(x: np.ndarray) -> np.ndarray:
     return cv2.resize(x, (8, 8), interpolation=cv2.INTER_AREA).ravel()
 
 
-def _leave_one_subject_out(x: np.ndarray, y: np.ndarray, subj: np.ndarray) -> float:
-    """Nearest-centroid accuracy, each subject scored by centroids of the other subjects."""
-    correct = 0
+def loso_predict(x: np.ndarray, y: np.ndarray, subj: np.ndarray) -> np.ndarray:
+    """Nearest-centroid predictions, each subject scored by centroids of the other subjects."""
+    pred = np.empty_like(y)
     for s in np.unique(subj):
         train, test = subj != s, subj == s
         centroids = np.stack([x[train & (y == c)].mean(0) for c in range(len(EMOTIONS))])
-        d = ((x[test][:, None] - centroids[None]) ** 2).sum(-1)
-        correct += (d.argmin(1) == y[test]).sum()
-    return correct / len(y)
+        pred[test] = ((x[test][:, None] - centroids[None]) ** 2).sum(-1).argmin(1)
+    return pred
+
+
+def probe_features(*, seed: int, subjects: int, frames: int, size: tuple[int, int],
+                   intensity: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Frame-0 features, motion (last minus first frame) features, labels and subjects.
+
+    Also used by benchmarks/synth_bench.py, so the benchmark and this test probe alike.
+    """
+    first, motion, labels, subject_ids = [], [], [], []
+    for s in range(subjects):
+        subject = make_subject(seed, s)
+        for c, emotion in enumerate(EMOTIONS):
+            seq = plan_sequence(seed, subject, emotion, frames, intensity=intensity)
+            video = render_sequence(seq, subject, size, seed)
+            f0, f1 = _face_crop(video[0], subject), _face_crop(video[-1], subject)
+            first.append(_pool(f0))
+            motion.append(np.concatenate([_pool(f1 - f0), _pool(np.abs(f1 - f0))]))
+            labels.append(c)
+            subject_ids.append(s)
+    return np.stack(first), np.stack(motion), np.array(labels), np.array(subject_ids)
 
 
 def _probe(intensity: tuple[float, float]) -> tuple[float, float]:
     """Subject-independent accuracy of a nearest-centroid probe on frame 0 and on its motion."""
-    first, motion, labels, subjects = [], [], [], []
-    for s in range(8):
-        subject = make_subject(1, s)
-        for c, emotion in enumerate(EMOTIONS):
-            seq = plan_sequence(1, subject, emotion, 4, intensity=intensity)
-            frames = render_sequence(seq, subject, (96, 72), 1)
-            f0, f1 = _face_crop(frames[0], subject), _face_crop(frames[-1], subject)
-            first.append(_pool(f0))
-            motion.append(np.concatenate([_pool(f1 - f0), _pool(np.abs(f1 - f0))]))
-            labels.append(c)
-            subjects.append(s)
-    y, subj = np.array(labels), np.array(subjects)
-    return _leave_one_subject_out(np.stack(first), y, subj), _leave_one_subject_out(np.stack(motion), y, subj)
+    first, motion, y, subj = probe_features(seed=1, subjects=8, frames=4, size=(96, 72), intensity=intensity)
+    return (loso_predict(first, y, subj) == y).mean(), (loso_predict(motion, y, subj) == y).mean()
 
 
 def test_learnable_from_motion_not_from_the_first_frame_and_harder_when_weak():
