@@ -129,7 +129,7 @@ def train_run(
     config["dataset"] = config["dataset"] or meta.get("dataset")
     resolve_model_sizes(config)
     given = {r.fold.strip() for r in records}
-    if config["protocol"]["rule"] != "fixed" and "" not in given:
+    if config["protocol"]["rule"] != "fixed" and len(given) > 1 and "" not in given:
         log(f"note: the data define {len(given)} fixed folds (e.g. DFEW's official ones), which rule "
             f"'{config['protocol']['rule']}' ignores; to use them: --set protocol.rule=fixed --folds {len(given)}")
     plans = plan_folds(config, records)
