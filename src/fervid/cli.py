@@ -19,7 +19,7 @@ COMMAND_MODULES = (
     "fervid.data.prepare_cli",
     "fervid.engine.train_cli",
     "fervid.engine.report_cli",
-    "fervid.engine.demo",
+    "fervid.engine.demo_cli",
     "fervid.inference.cli",
     "fervid.models.cli",
 )
