@@ -13,7 +13,8 @@ from fervid.cli import main
 from fervid.data.synthetic import (
     EMOTIONS, FOLDERS, PROTOTYPES, generate, make_subject, plan_sequence, render_sequence, render_strip,
 )
-from fervid.data.synthetic_face import AU_INDEX, AUS, FaceRenderer, sample_face
+from fervid.data.synthetic_render import AU_INDEX, AUS, FaceRenderer
+from fervid.data.synthetic_subject import sample_face
 
 SMALL = dict(subjects=2, frames=(3, 5), size=(64, 48))
 

@@ -1,13 +1,14 @@
 """Synthetic facial-expression videos in the Oulu-CASIA layout (``fervid synth``).
 
-Each subject is a parametric face (:mod:`fervid.data.synthetic_face`) with its own head shape,
-skin and hair, eye spacing, brows, nose and mouth, on its own background. Each of the six
-sequences per subject animates the emotion's FACS prototype from neutral to apex, as in
-Oulu-CASIA: a few neutral frames, an onset of per-sequence length, then the apex held. Apex
-intensity is drawn per sequence over a range that includes weak expressions, so that fear vs
-surprise (which share AU1+2+5+26) and anger vs disgust (AU9 also lowers the brows and narrows
-the eyes, like AU4+7) stay confusable when weak. Small head motion, a lighting drift, sensor
-noise and blinks vary per sequence, independent of the label.
+Each subject is a parametric face (:mod:`fervid.data.synthetic_subject`, drawn by
+:mod:`fervid.data.synthetic_render`) with its own head shape, skin and hair, eye spacing, brows,
+nose and mouth, on its own background. Each of the six sequences per subject animates the
+emotion's FACS prototype from neutral to apex, as in Oulu-CASIA: a few neutral frames, an onset
+of per-sequence length, then the apex held. Apex intensity is drawn per sequence over a range
+that includes weak expressions, so that fear vs surprise (which share AU1+2+5+26) and anger vs
+disgust (AU9 also lowers the brows and narrows the eyes, like AU4+7) stay confusable when weak.
+Small head motion, a lighting drift, sensor noise and blinks vary per sequence, independent of
+the label.
 
 Frame 0 of every sequence has all AU intensities at zero, so the label can only be read from
 the motion. ``generate`` writes ``OUT/OriginalImg/VL/Strong/P001/<Expression>/000.jpeg …``
@@ -31,7 +32,8 @@ import numpy as np
 
 from fervid.checkpoint import atomic_write_bytes
 from fervid.classes import BASIC6
-from fervid.data.synthetic_face import AU_INDEX, AUS, HEAD_CENTRE, FaceRenderer, sample_face
+from fervid.data.synthetic_render import AU_INDEX, AUS, FaceRenderer
+from fervid.data.synthetic_subject import HEAD_CENTRE, sample_face
 from fervid.errors import FervidError
 
 GENERATOR = "fervid-synth/1"
