@@ -123,3 +123,20 @@ def test_bad_construction_raises(prepared, tmp_path):
     write_manifest(prepared, records)
     with pytest.raises(FervidError, match="contempt"):
         ClipDataset(prepared)
+
+
+def test_seeded_items_depend_on_the_seed_alone(prepared):
+    ds = ClipDataset(prepared, num_frames=4, train=True, image_size=16)
+    rng_before = torch.get_rng_state(), np.random.get_state()[1].copy()
+    a, b, c = ds.item(2, seed=7), ds.item(2, seed=7), ds.item(2, seed=8)
+    assert torch.equal(a[0], b[0]) and not torch.equal(a[0], c[0])
+    assert torch.equal(rng_before[0], torch.get_rng_state())  # no global RNG read or reseeded
+    assert np.array_equal(rng_before[1], np.random.get_state()[1])
+
+
+def test_seeded_clips_key_items_by_epoch_and_index(prepared):
+    from fervid.engine.resumable import SeededClips
+
+    seeded = SeededClips(ClipDataset(prepared, num_frames=4, train=True, image_size=16), seed=3)
+    assert torch.equal(seeded[(1, 2)][0], seeded[(1, 2)][0])
+    assert not torch.equal(seeded[(1, 2)][0], seeded[(2, 2)][0])

@@ -99,11 +99,14 @@ class ClipDataset(Dataset):
         return arr
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        # A training item's seed comes from torch's RNG: seeded per DataLoader worker, unlike numpy's.
+        return self.item(i, seed=int(torch.randint(0, 2**62, (1,)).item()) if self.train else None)
+
+    def item(self, i: int, *, seed: int | None) -> tuple[torch.Tensor, int]:
+        """Clip ``i`` as ``((3, T, S, S) float32, label)``; a training item's random choices
+        (segment jitter, augmentation) come from ``seed`` alone, not from any global RNG."""
         arr = self.load(i)
-        rng = None
-        if self.train:
-            # One seed from torch's RNG: seeded per DataLoader worker, unlike numpy's global RNG.
-            rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,)).item()))
+        rng = np.random.default_rng(seed) if self.train else None
         mode = "segment" if self.train and self.sampling != "last" else self.sampling
         idx = sample_indices(arr.shape[0], self.num_frames, mode, rng=rng)
         try:

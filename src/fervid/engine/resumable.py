@@ -15,14 +15,14 @@ dropout masks the uninterrupted run would have drawn.
 from __future__ import annotations
 
 import hashlib
-import random
 import time
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
+
+from fervid.data import ClipDataset
 
 
 def derive_seed(*parts) -> int:
@@ -71,13 +71,15 @@ class EpochBatchSampler(Sampler[list[tuple[int, int]]]):
 
 
 class SeededClips(Dataset):
-    """Wraps a training dataset so item ``(epoch, i)`` draws its randomness from ``(seed, epoch, i)``.
+    """Wraps a training :class:`~fervid.data.ClipDataset` so item ``(epoch, i)`` draws its
+    randomness from ``(seed, epoch, i)`` alone.
 
-    The global RNG states are saved and restored around the item, so loading in the main
-    process (``num_workers=0``) leaves training's own random stream untouched.
+    No global RNG is read or touched, so loading in the main process (``num_workers=0``) leaves
+    training's own random stream alone; saving and restoring the global states instead cost
+    half of a small clip's loading time.
     """
 
-    def __init__(self, dataset: Dataset, seed: int) -> None:
+    def __init__(self, dataset: ClipDataset, seed: int) -> None:
         self.dataset, self.seed = dataset, seed
 
     def __len__(self) -> int:
@@ -85,17 +87,7 @@ class SeededClips(Dataset):
 
     def __getitem__(self, key: tuple[int, int]):
         epoch, i = key
-        s = derive_seed(self.seed, epoch, i)
-        py_state, np_state = random.getstate(), np.random.get_state()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(s)
-            random.seed(s)
-            np.random.seed(s % 2**32)
-            try:
-                return self.dataset[i]
-            finally:
-                random.setstate(py_state)
-                np.random.set_state(np_state)
+        return self.dataset.item(i, seed=derive_seed(self.seed, epoch, i))
 
 
 class FoldProgress(L.Callback):
