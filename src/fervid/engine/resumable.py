@@ -75,8 +75,8 @@ class SeededClips(Dataset):
     randomness from ``(seed, epoch, i)`` alone.
 
     No global RNG is read or touched, so loading in the main process (``num_workers=0``) leaves
-    training's own random stream alone; saving and restoring the global states instead cost
-    half of a small clip's loading time.
+    training's own random stream alone. (Saving, reseeding and restoring the global states
+    instead took a third of a 4-frame 48-px training item's time: 0.41 of 1.25 ms.)
     """
 
     def __init__(self, dataset: ClipDataset, seed: int) -> None:
