@@ -1,5 +1,7 @@
 """Subject-independent folds: the guarantees, checked over random manifests with hypothesis."""
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -116,6 +118,43 @@ def test_natural_order_and_literature_fold_rule():
     folds = subject_kfold(records, 10)
     assert subjects_of(records, folds[0][1]) == ["P001", "P011", "P021", "P031", "P041", "P051", "P061", "P071"]
     assert [len(t) for _, t in folds] == [48] * 10
+
+
+def test_natural_key_is_total_where_one_id_prefixes_another():
+    # Used to raise TypeError: "ab" vs "ab1" compared the string tie-breaker with the number 1.
+    assert sorted(["ab1", "ab"], key=natural_key) == ["ab", "ab1"]
+    assert sorted(["x2y", "x2", "x10", "x"], key=natural_key) == ["x", "x2", "x2y", "x10"]
+
+
+@FAST
+@given(st.lists(st.one_of(st.text(max_size=8), st.text(alphabet="aB1_0 9", max_size=8)), max_size=12))
+def test_natural_key_is_a_total_order_on_any_strings(ids):
+    ordered = sorted(ids, key=natural_key)  # never raises
+    assert sorted(ordered) == sorted(ids)
+    for a, b in itertools.product(ids, repeat=2):
+        ka, kb = natural_key(a), natural_key(b)
+        assert (ka == kb) == (a == b)  # equal keys only for equal IDs
+        assert (ka < kb) + (ka == kb) + (ka > kb) == 1
+    for a, b in zip(ordered, ordered[1:]):
+        assert natural_key(a) <= natural_key(b)
+
+
+def test_kfold_takes_a_dataframe_or_dicts_as_well_as_records(tmp_path):
+    """The manifest a user has in hand: pandas.read_csv(manifest.csv) or a list of dicts."""
+    pd = pytest.importorskip("pandas")
+    records = [rec(i, f"P{i % 5 + 1}", f"class{i % 3}", fold=str(1 + i % 5 // 3)) for i in range(20)]
+    write_manifest(tmp_path, records)
+    frame = pd.read_csv(tmp_path / "manifest.csv")  # empty/numeric columns arrive as NaN / numbers
+    dicts = [{"subject": r.subject, "label": r.label, "fold": r.fold} for r in records]
+    for rule, k in (("id", 5), ("stratified", 3), ("fixed", None)):
+        want = subject_kfold(records, k, seed=1, rule=rule)
+        for given_as in (frame, dicts):
+            got = subject_kfold(given_as, k, seed=1, rule=rule)
+            assert [(a.tolist(), b.tolist()) for a, b in got] == [(a.tolist(), b.tolist()) for a, b in want]
+    train, _ = subject_kfold(frame, 5)[0]
+    assert np.array_equal(split_validation(frame, train, 0.5, 3)[1], split_validation(records, train, 0.5, 3)[1])
+    with pytest.raises(FervidError, match="row 2: no subject"):
+        subject_kfold([{"subject": "a"}, {"label": "x"}], 2)
 
 
 def test_fixed_rule_honours_fold_column_and_reads_prepared_dir(tmp_path):

@@ -16,9 +16,10 @@ sets, which inflates accuracy; fervid never does it.
 
 from __future__ import annotations
 
+import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -26,19 +27,46 @@ from fervid.data.manifest import ClipRecord, read_manifest
 from fervid.errors import FervidError
 
 RULES = ("id", "stratified", "fixed")
-Manifest = Sequence[ClipRecord] | str | os.PathLike
+Manifest = Sequence[ClipRecord] | Sequence[Mapping] | str | os.PathLike  # or a DataFrame
 
 
 def natural_key(s: str) -> tuple:
-    """Sort key putting embedded numbers in numeric order: ``P2 < P10``, ``S005 < S010``."""
-    parts = re.split(r"(\d+)", s)  # even positions text, odd positions digits: types line up
-    return (*(int(p) if i % 2 else p.lower() for i, p in enumerate(parts)), s)
+    """Sort key putting embedded numbers in numeric order: ``P2 < P10``, ``S005 < S010``.
+
+    A total order over any strings: the parts sit in their own tuple (even positions text, odd
+    positions numbers, so types line up and a prefix sorts first: ``ab < ab1``), and the string
+    itself breaks ties (``7 < 007``) only after them.
+    """
+    parts = re.split(r"(\d+)", s)
+    return tuple(int(p) if i % 2 else p.lower() for i, p in enumerate(parts)), s
 
 
 def _records(manifest: Manifest) -> list[ClipRecord]:
+    """Rows as :class:`ClipRecord`: from a prepared directory, records, a list of dicts, or a
+    table with ``to_dict("records")`` (a pandas DataFrame, duck-typed: pandas is not needed)."""
     if isinstance(manifest, (str, os.PathLike)):
         return read_manifest(manifest)
-    return list(manifest)
+    if hasattr(manifest, "to_dict"):
+        manifest = manifest.to_dict("records")
+    return [r if isinstance(r, ClipRecord) else _record_of(r, i) for i, r in enumerate(manifest, 1)]
+
+
+def _text(value) -> str:
+    """A manifest cell as text; pandas gives NaN for empty cells and numbers for numeric columns."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value).strip()
+
+
+def _record_of(row, number: int) -> ClipRecord:
+    if not isinstance(row, Mapping):
+        raise FervidError(f"manifest row {number}: expected a ClipRecord or a mapping, got {type(row).__name__}")
+    subject = _text(row.get("subject"))
+    if not subject:
+        raise FervidError(f"manifest row {number}: no subject")
+    return ClipRecord(clip_id=_text(row.get("clip_id")) or str(number), subject=subject,
+                      label=_text(row.get("label")), n_frames=0, source=_text(row.get("source")), face_rate=1.0,
+                      fold=_text(row.get("fold")), file=_text(row.get("file")))
 
 
 def subject_kfold(
@@ -47,7 +75,8 @@ def subject_kfold(
     """Split manifest rows into ``k`` ``(train_idx, test_idx)`` pairs of sorted row indices.
 
     Every clip is tested exactly once and no subject is on both sides of any pair. ``manifest``
-    is a list of :class:`ClipRecord` or a prepared directory. For ``rule="fixed"`` ``k`` may be
+    is a prepared directory, a list of :class:`ClipRecord` or of dicts (``subject``, ``label``,
+    ``fold``), or a pandas DataFrame of ``manifest.csv``. For ``rule="fixed"`` ``k`` may be
     ``None`` (take the folds the manifest defines) or must equal their number.
     """
     if rule not in RULES:
