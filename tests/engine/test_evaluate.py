@@ -93,6 +93,18 @@ def test_fold_scores_only_its_test_subjects(run):
         evaluate_checkpoint(ckpt, data, fold=7)
 
 
+def test_not_held_out_note_compares_subjects_not_dataset_names(run):
+    """The config names the data `oulu`, the prepared meta.json `oulu-casia`: still the same subjects."""
+    ckpt, data = run
+    model, meta = load_checkpoint(ckpt)
+    meta.extra["dataset"] = "oulu"  # unlike the prepared data's "tiny"
+    save_checkpoint(ckpt, model, meta)
+    r = evaluate_checkpoint(ckpt, data)
+    assert r["notes"] == ["2 of 3 scored subjects are outside the checkpoint's test fold (fold 1): "
+                          "they may have been trained on, so this is not a held-out score"]
+    assert evaluate_checkpoint(ckpt, data, fold=1)["notes"] == []
+
+
 def test_unknown_class_is_named(run, tmp_path):
     ckpt, _ = run
     data = make_prepared(tmp_path / "ck", {"S1": ["anger", "contempt"]}, classes=["anger", "contempt"])

@@ -111,7 +111,8 @@ def evaluate_checkpoint(
 
     notes = []
     held_out = meta.extra.get("test_subjects")
-    if isinstance(held_out, list) and meta.extra.get("dataset") == prepared.get("dataset"):
+    # Subjects, not dataset names: a config's name ("oulu") and meta.json's ("oulu-casia") differ.
+    if isinstance(held_out, list):
         scored = {records[i].subject for i in indices}
         seen = scored - set(map(str, held_out))
         if seen:
