@@ -109,6 +109,22 @@ def test_no_validation_split_keeps_last_epoch(tmp_path):
     assert r["history"][0]["val_uar"] is None
 
 
+def test_validation_ties_keep_the_later_epoch(tmp_path):
+    """lr 0 and no BatchNorm: the model never changes, so every epoch ties on validation UAR;
+    the later epoch is kept (Lightning's ModelCheckpoint alone keeps the first)."""
+    make_prepared(tmp_path / "data", subjects=4)
+    (tmp_path / "cfg.yaml").write_text("dataset: tiny\nmodel: {name: vivit}\n")
+    vit = ("model.kwargs={patch_size: 16, embed_dim: 16, depth: 1, num_heads: 2, temporal_depth: 1, "
+           "temporal_heads: 2, temporal_mlp_dim: 16, head_hidden: 8}")
+    config = load_config(tmp_path / "cfg.yaml", [vit, "data.num_frames=4", "data.image_size=32", *FAST,
+                                                 f"data.path={tmp_path / 'data'}", "optim.lr=0", "epochs=3",
+                                                 "protocol.val_subjects=0.3"])
+    train_run(config, tmp_path / "run", folds=[0])
+    r = json.loads((tmp_path / "run" / "fold_00" / "result.json").read_text())
+    assert len({h["val_uar"] for h in r["history"]}) == 1
+    assert r["selected_epoch"] == 3 and r["selection"].startswith("best val UAR (epoch 3 of 3)")
+
+
 def test_fixed_folds_of_the_data_are_used_or_their_neglect_is_said(tmp_path):
     import dataclasses
 

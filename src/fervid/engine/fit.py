@@ -266,7 +266,7 @@ def train_fold(
     callbacks: list = [progress]
     best = None
     if has_val:
-        best = ModelCheckpoint(dirpath=fdir, filename="best", monitor="val_uar", mode="max", save_top_k=1,
+        best = ModelCheckpoint(dirpath=fdir, filename="best", monitor="val_select", mode="max", save_top_k=1,
                                save_weights_only=True, enable_version_counter=False, auto_insert_metric_name=False)
         callbacks.append(best)
         if config["trainer"]["early_stopping"]:

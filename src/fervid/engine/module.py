@@ -12,6 +12,21 @@ from torch import nn
 from fervid.errors import FervidError
 
 
+def selection_score(val_uar: float, epoch: int) -> float:
+    """The number checkpoint selection maximises: validation UAR, ties broken towards the later
+    ``epoch`` (0-based).
+
+    UAR (rounded to 1e-9, below any real difference on a validation set) and the epoch are
+    packed into one integer-valued float64, ``round(uar * 1e9) * 1e4 + epoch``, exact below
+    2**53, so the comparison is lexicographic, not a float nudge. Lightning's ModelCheckpoint
+    replaces its best only on a strict improvement; with this key an equal UAR at a later epoch is
+    one, so a tie keeps the later, longer-trained weights rather than an early, under-trained epoch.
+    """
+    if not 0 <= epoch < 10_000:
+        raise ValueError(f"epoch {epoch} outside 0..9999")
+    return round(val_uar * 1e9) * 1e4 + epoch
+
+
 def warmup_cosine(step: int, *, warmup_steps: int, total_steps: int, min_ratio: float) -> float:
     """LR multiplier at optimiser step ``step``: linear warm-up to 1, then cosine down to ``min_ratio``."""
     if step < warmup_steps:
@@ -32,7 +47,8 @@ class ClipClassifier(L.LightningModule):
         steps_per_epoch, epochs: to lay the schedule out over the run.
         fold: named in the NaN message.
 
-    After each validation epoch :attr:`last_val` holds ``{"val_loss", "val_uar"}``.
+    After each validation epoch :attr:`last_val` holds ``{"val_loss", "val_uar"}``; the logged
+    ``val_select`` (:func:`selection_score`) is what checkpoint selection maximises.
     """
 
     def __init__(
@@ -91,6 +107,9 @@ class ClipClassifier(L.LightningModule):
         # sync_dist only keeps Lightning's distributed bookkeeping consistent.
         self.log("val_loss", val_loss, sync_dist=True)
         self.log("val_uar", val_uar, prog_bar=True, sync_dist=True)
+        # float64: the packed key needs 14 digits; logger=False keeps it out of metrics.csv.
+        key = torch.tensor(selection_score(val_uar, self.current_epoch), dtype=torch.float64)
+        self.log("val_select", key, sync_dist=True, logger=False)
 
     def configure_optimizers(self):
         decay, no_decay = [], []
