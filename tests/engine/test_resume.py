@@ -78,3 +78,23 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path):
     a, b = (json.loads((d / "results.json").read_text()) for d in (tmp_path / "full", killed))
     drop_time = (lambda folds: [{k: v for k, v in f.items() if k != "train_time_s"} for f in folds])
     assert a["mean"] == b["mean"] and drop_time(a["folds"]) == drop_time(b["folds"])
+
+
+def test_lightning_floor_has_what_resume_relies_on():
+    """pyproject's floor must be a Lightning with what this resume logic uses: Trainer.fit's
+    `weights_only` (new in 2.6.0; under 2.5.5 the test above fails with a TypeError) and no
+    on_train_epoch_start on a mid-epoch restart (2.5.0's restarted_mid_epoch), which keeps
+    FoldProgress's running sums."""
+    import inspect
+    import tomllib
+    from pathlib import Path
+
+    import lightning as L
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    req = next(Requirement(d) for d in pyproject["project"]["dependencies"] if Requirement(d).name == "lightning")
+    floors = [Version(s.version) for s in req.specifier if s.operator == ">="]
+    assert floors and min(floors) >= Version("2.6.0"), req
+    assert "weights_only" in inspect.signature(L.Trainer.fit).parameters
