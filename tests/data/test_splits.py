@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from fervid.data.manifest import ClipRecord, write_manifest
 from fervid.data.splits import (
-    check_subject_disjoint, fold_record, natural_key, split_validation, subject_kfold, subjects_of,
+    check_subject_disjoint, fold_record, natural_key, resolve_rule, split_validation, subject_kfold, subjects_of,
 )
 from fervid.errors import FervidError
 
@@ -167,6 +167,31 @@ def test_fixed_rule_honours_fold_column_and_reads_prepared_dir(tmp_path):
     assert len(subject_kfold(records, 5, rule="fixed")) == 5
     with pytest.raises(FervidError, match="5 folds"):
         subject_kfold(records, 10, rule="fixed")
+
+
+def test_auto_rule_reads_the_fold_column_and_holdout_keeps_test_out_of_training():
+    plain = [rec(i, f"s{i}", "anger") for i in range(6)]
+    dfew = [rec(i, f"v{i}", "anger", fold=str(1 + i % 5)) for i in range(10)]
+    ferv = [rec(i, f"v{i}", "anger", fold="Test" if i % 3 == 0 else "train") for i in range(9)]
+    assert [resolve_rule(m) for m in (plain, dfew, ferv)] == ["id", "fixed", "holdout"]
+    assert resolve_rule(ferv, "stratified") == "stratified"
+    assert len(subject_kfold(dfew, None, rule="auto")) == 5
+    [(train, test)] = subject_kfold(ferv, None, rule="auto")
+    assert test.tolist() == [0, 3, 6] and train.tolist() == [1, 2, 4, 5, 7, 8]
+    assert subject_kfold(ferv, 1, rule="holdout")[0][1].tolist() == [0, 3, 6]
+    with pytest.raises(FervidError, match="one train/test split"):
+        subject_kfold(ferv, 5, rule="auto")
+    with pytest.raises(FervidError, match="holds a train/test split, not folds"):
+        subject_kfold(ferv, None, rule="fixed")  # the old way: two folds, one of them training on test
+    mixed = ferv + [rec(20, "w", "anger", fold="val")]
+    with pytest.raises(FervidError, match="mixes Test, train with fold values val"):
+        subject_kfold(mixed, None, rule="auto")
+    with pytest.raises(FervidError, match="fold values train and test"):
+        subject_kfold(mixed, None, rule="holdout")
+    with pytest.raises(FervidError, match="subject v0 has clips in both"):
+        subject_kfold(ferv + [rec(30, "v0", "anger", fold="train")], None, rule="holdout")
+    with pytest.raises(FervidError, match="1 of 7 manifest rows have no fold"):
+        subject_kfold(dfew[:6] + plain[:1], None, rule="auto")
 
 
 def test_fixed_rule_errors():

@@ -26,8 +26,12 @@ FOLDS = {
 }
 
 
+PREPROCESS = {"detector": "haar", "margin": 0.0, "size": 16}
+
+
 def make_run(root: Path, *, model: str = "c3d", folds=(0, 1, 2), k: int = 3, seed: int = 0,
-             test_subjects=None, dataset: str = "synth", with_results: bool = False) -> Path:
+             test_subjects=None, dataset: str = "synth", with_results: bool = False,
+             preprocess: dict = PREPROCESS) -> Path:
     """A run directory with config.yaml, folds.json and fold_XX/result.json for ``folds``;
     ``with_results`` adds results.json (no plots, to keep tests fast)."""
     from fervid.data.manifest import write_meta
@@ -35,6 +39,7 @@ def make_run(root: Path, *, model: str = "c3d", folds=(0, 1, 2), k: int = 3, see
     root.mkdir(parents=True, exist_ok=True)
     prepared = root.parent / f"prepared_{dataset}"  # only meta.json: names the dataset and classes
     write_meta(prepared, {"dataset": dataset, "classes": CLASSES, "size": 16})
+    prepared_info = {"dataset": dataset, "size": 16, "preprocess": preprocess, "options": {}}
     config = {
         "dataset": None, "seed": seed,
         "model": {"name": model, "kwargs": {}},
@@ -44,7 +49,7 @@ def make_run(root: Path, *, model: str = "c3d", folds=(0, 1, 2), k: int = 3, see
     (root / "config.yaml").write_text(yaml.safe_dump(config))
     subjects = test_subjects or [[f"S{i}"] for i in range(k)]
     (root / "folds.json").write_text(json.dumps({
-        "rule": "id", "k": k, "seed": seed,
+        "rule": "id", "k": k, "seed": seed, "prepared": prepared_info,
         "folds": [{"fold": i, "train_subjects": [], "val_subjects": [], "test_subjects": subjects[i]}
                   for i in range(k)],
     }))

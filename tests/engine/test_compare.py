@@ -58,3 +58,15 @@ def test_mismatched_datasets_refused(tmp_path):
     b = make_run(tmp_path / "b", dataset="ckplus", with_results=True)
     with pytest.raises(FervidError, match="runs differ in dataset"):
         compare_runs([a, b])
+
+
+def test_compare_warns_when_preprocessing_differs(tmp_path):
+    """Oulu VL vs NI, or 48 vs 112 px crops: the same task in name only. Recorded at training time
+    (folds.json), so the check needs no prepared data."""
+    a = make_run(tmp_path / "a", model="c3d", with_results=True)
+    b = make_run(tmp_path / "b", model="tsm", preprocess={"detector": "none", "size": 16}, with_results=True)
+    compare_runs([a, b], tmp_path / "t.md")
+    md = (tmp_path / "t.md").read_text()
+    assert "**Warning**: the runs' data were prepared differently" in md and "detector" in md
+    compare_runs([a, make_run(tmp_path / "c", model="tsm", with_results=True)], tmp_path / "same.md")
+    assert "prepared differently" not in (tmp_path / "same.md").read_text()

@@ -72,6 +72,33 @@ def test_folds_are_subject_independent_and_validation_comes_from_training(run):
     assert sorted(tested) == [f"P{i:03d}" for i in range(1, 9)]  # every subject tested once
 
 
+def test_predictions_csv_gives_the_fold_metrics_to_the_last_digit(run, tmp_path):
+    from fervid.data import read_manifest
+    from fervid.engine.evaluate import evaluate_checkpoint
+    from fervid.engine.predictions import metrics_of, read_predictions
+
+    tmp, _, _ = run
+    folds = json.loads((tmp / "run" / "folds.json").read_text())["folds"]
+    subjects = {r.clip_id: r.subject for r in read_manifest(tmp / "data")}
+    for i in range(2):
+        fdir = tmp / "run" / f"fold_{i:02d}"
+        result = json.loads((fdir / "result.json").read_text())
+        classes, rows = read_predictions(fdir / "predictions.csv")
+        again = metrics_of(rows, classes)
+        assert {k: result[k] for k in again} == again  # exact equality, floats included
+        assert {r["subject"] for r in rows} == set(folds[i]["test_subjects"])
+        assert len(rows) == result["n_test"] and all(subjects[r["clip_id"]] == r["subject"] for r in rows)
+        assert {(r["fold"], r["seed"]) for r in rows} == {(i, 0)}
+        assert all(abs(sum(r["probs"]) - 1) < 1e-4 for r in rows)
+    # evaluate writes the same rows for the same checkpoint and clips
+    evaluate_checkpoint(tmp / "run" / "fold_01" / "model.safetensors", tmp / "data", fold=1, batch_size=6,
+                        predictions=tmp_path / "again.csv")
+    mine, theirs = read_predictions(tmp_path / "again.csv")[1], read_predictions(tmp / "run" / "fold_01" / "predictions.csv")[1]
+    assert [(r["clip_id"], r["label"], r["predicted"]) for r in mine] == [(r["clip_id"], r["label"], r["predicted"])
+                                                                         for r in theirs]
+    assert [p for r in mine for p in r["probs"]] == pytest.approx([p for r in theirs for p in r["probs"]], abs=1e-5)
+
+
 def test_saved_model_rescored_gives_the_fold_result(run):
     from fervid.checkpoint import read_checkpoint
     from fervid.engine.evaluate import evaluate_checkpoint
@@ -125,27 +152,50 @@ def test_validation_ties_keep_the_later_epoch(tmp_path):
     assert r["selected_epoch"] == 3 and r["selection"].startswith("best val UAR (epoch 3 of 3)")
 
 
-def test_fixed_folds_of_the_data_are_used_or_their_neglect_is_said(tmp_path):
-    import dataclasses
-
-    from fervid.data import read_manifest
-    from fervid.data.manifest import write_manifest
-
-    data = make_prepared(tmp_path / "data", subjects=4)
-    records = read_manifest(data)  # official folds, DFEW-style: subjects 1-2 → "a", 3-4 → "b"
-    write_manifest(data, [dataclasses.replace(r, fold="a" if r.subject in ("P001", "P002") else "b")
-                          for r in records])
+def test_dfew_style_manifest_trains_on_its_official_folds_without_flags(tmp_path):
+    """Rule auto (the default) and no k: the fold column's five official folds, named in the report."""
+    make_prepared(tmp_path / "data", subjects=5, fold=lambda s: str(s + 1))
+    config = tiny_config(tmp_path, "protocol.folds=null", "epochs=1", "protocol.val_subjects=0")
     said = []
-    fixed = train_run(tiny_config(tmp_path, "protocol.rule=fixed", "epochs=1", "protocol.val_subjects=0"),
-                      tmp_path / "fixed", folds=[0], log=said.append)
-    assert not any("note:" in s for s in said)
-    folds = json.loads((tmp_path / "fixed" / "folds.json").read_text())
-    assert folds["rule"] == "fixed" and folds["folds"][0]["test_subjects"] == ["P001", "P002"]
-    assert fixed["protocol"].startswith("2-fold")
-    said.clear()
-    train_run(tiny_config(tmp_path, "epochs=1", "protocol.val_subjects=0"), tmp_path / "id", folds=[0],
-              log=said.append)
-    assert "the data define 2 fixed folds" in said[0] and "protocol.rule=fixed --folds 2" in said[0]
+    results = train_run(config, tmp_path / "run", log=said.append)
+    folds = json.loads((tmp_path / "run" / "folds.json").read_text())
+    assert (folds["rule"], folds["rule_requested"], folds["k"]) == ("fixed", "auto", 5)
+    assert [f["test_subjects"] for f in folds["folds"]] == [[f"P{i:03d}"] for i in range(1, 6)]
+    assert results["protocol"] == "5-fold subject-independent" and results["n_folds"] == 5
+    assert "rule auto -> fixed" in said[0]
+    md = (tmp_path / "run" / "report.md").read_text()
+    assert "rule 'fixed' (chosen by rule 'auto'" in md
+    with pytest.raises(FervidError, match="protocol.folds=10 contradicts the data.*5 official folds"):
+        train_run(tiny_config(tmp_path, "protocol.folds=10"), tmp_path / "other")
+
+
+def test_ferv39k_style_split_trains_once_on_train_and_tests_once_on_test_with_views(tmp_path):
+    """A train/test fold column: one run, validation from the train subjects, one test; scored with
+    2 temporal views x 3 crops, which evaluate reproduces from the checkpoint alone."""
+    from fervid.engine.evaluate import evaluate_checkpoint
+    from fervid.engine.predictions import read_predictions
+
+    make_prepared(tmp_path / "data", subjects=6, fold=lambda s: "test" if s >= 4 else "train")
+    config = tiny_config(tmp_path, "protocol.folds=null", "epochs=1", "protocol.val_subjects=0.3",
+                         "protocol.test_views=2", "protocol.test_crops=3")
+    results = train_run(config, tmp_path / "run")
+    folds = json.loads((tmp_path / "run" / "folds.json").read_text())
+    [fold] = folds["folds"]
+    assert (folds["rule"], folds["k"]) == ("holdout", 1)
+    assert fold["test_subjects"] == ["P005", "P006"] and len(fold["val_subjects"]) == 1
+    assert set(fold["val_subjects"]) | set(fold["train_subjects"]) == {"P001", "P002", "P003", "P004"}
+    assert results["protocol"] == "train/test holdout, subject-independent" and results["n_folds"] == 1
+    assert results["test_views"] == 6 and results["gmacs_test"] == pytest.approx(6 * results["gmacs"])
+    md = (tmp_path / "run" / "report.md").read_text()
+    assert "rule 'holdout'" in md and "2 evenly spaced temporal views × 3 spatial crops" in md
+    _, rows = read_predictions(tmp_path / "run" / "fold_00" / "predictions.csv")
+    assert sorted(r["subject"] for r in rows) == ["P005"] * 6 + ["P006"] * 6
+    again = evaluate_checkpoint(tmp_path / "run" / "fold_00" / "model.safetensors", tmp_path / "data", fold=0,
+                                batch_size=6)
+    assert (again["test_views"], again["test_crops"]) == (2, 3)
+    assert again["confusion_matrix"] == results["folds"][0]["confusion_matrix"]
+    with pytest.raises(FervidError, match="protocol.folds=5 contradicts the data.*train/test split"):
+        train_run(tiny_config(tmp_path, "protocol.folds=5"), tmp_path / "other")
 
 
 def test_sampler_shards_global_batches_and_resumes():

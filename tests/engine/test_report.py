@@ -117,3 +117,32 @@ def test_checkpoint_classes_win_and_mixed_runs_are_refused(tmp_path):
     _save_tiny_c3d(run / "fold_02" / "model.safetensors", order, hidden=16)  # another run's fold
     with pytest.raises(FervidError, match="fold_02/model.safetensors: model_kwargs .* folds of different runs"):
         build_results(run)
+
+
+def test_fold_of_another_run_is_refused(tmp_path, capsys):
+    """A fold_XX copied in from a run with another seed (or rule, or test subjects) is named, not averaged."""
+    run = make_run(tmp_path / "run")
+    model = create_model("c3d", num_classes=3, num_frames=8, image_size=16, hidden=8)
+
+    def save(fold, **extra):
+        save_checkpoint(run / f"fold_{fold:02d}" / "model.safetensors", model, CheckpointMeta(
+            model="c3d", num_classes=3, num_frames=8, image_size=16, classes=CLASSES, mean=[0.5] * 3,
+            std=[0.25] * 3, model_kwargs={"hidden": 8},
+            extra={"seed": 0, "rule": "id", "fold": fold, "test_subjects": [f"S{fold}"], **extra}))
+
+    save(0)
+    save(1)
+    save(2)
+    build_results(run)  # all three match folds.json
+    for extra, what in (({"seed": 1}, "seed 1"), ({"rule": "stratified"}, "rule 'stratified'"),
+                        ({"test_subjects": ["S9"]}, "test subjects")):
+        save(1, **extra)
+        with pytest.raises(FervidError, match=f"fold_01/model.safetensors: {what}.*folds.json"):
+            build_results(run)
+    assert main(["report", str(run)]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    save(1)
+    result = run / "fold_01" / "result.json"
+    result.write_text(json.dumps({**json.loads(result.read_text()), "seed": 3}))
+    with pytest.raises(FervidError, match="fold_01/result.json: seed 3.*folds.json"):
+        build_results(run)

@@ -11,9 +11,9 @@ import torch
 from torch.utils.data import Dataset
 
 from fervid.data.manifest import ClipRecord, read_manifest, read_meta
-from fervid.data.sampling import MODES, sample_indices
+from fervid.data.sampling import MODES, sample_indices, view_indices
 from fervid.data.transforms import (
-    IMAGENET_MEAN, IMAGENET_STD, resolve_augment, to_model_input, train_transform,
+    IMAGENET_MEAN, IMAGENET_STD, resolve_augment, to_model_input, to_model_views, train_transform,
 )
 from fervid.errors import FervidError
 
@@ -34,8 +34,12 @@ class ClipDataset(Dataset):
         augment: strengths merged over the defaults of
             :data:`fervid.data.transforms.DEFAULT_AUGMENT` (training only); ``False`` = none
             (temporal jitter stays).
+        views, crops: evaluation only: test-time views, ``views`` evenly spaced temporal clips
+            (:func:`~fervid.data.sampling.view_indices`) × ``crops`` spatial crops (1 or 3,
+            :func:`~fervid.data.transforms.to_model_views`).
 
-    Items are ``(float32 (3, T, S, S), int label)`` with the label indexing :attr:`classes`
+    Items are ``(float32 (3, T, S, S), int label)``, or with several views
+    ``(float32 (views * crops, 3, T, S, S), int label)`` (view-major), the label indexing :attr:`classes`
     (``meta.json``'s ``classes``). Random draws come from torch's generator, which DataLoader
     seeds per worker, so runs are reproducible under ``torch.manual_seed``.
     """
@@ -44,7 +48,8 @@ class ClipDataset(Dataset):
         self, prepared_dir: str | os.PathLike, indices: Sequence[int] | np.ndarray | None = None,
         num_frames: int = 16, *, train: bool = False, sampling: str = "uniform",
         image_size: int | None = None, mean: Sequence[float] = IMAGENET_MEAN,
-        std: Sequence[float] = IMAGENET_STD, augment: Mapping | bool | None = None,
+        std: Sequence[float] = IMAGENET_STD, augment: Mapping | bool | None = None, views: int = 1,
+        crops: int = 1,
     ) -> None:
         if sampling not in MODES:
             raise FervidError(f"unknown temporal sampling {sampling!r}; choose one of {', '.join(MODES)}")
@@ -79,6 +84,13 @@ class ClipDataset(Dataset):
         self.mean = tuple(float(m) for m in mean)
         self.std = tuple(float(s) for s in std)
         self.augment = resolve_augment(augment) if self.train else None
+        self.views, self.crops = int(views), int(crops)
+        if self.views * self.crops > 1:
+            if self.train:
+                raise FervidError("test views and crops are for evaluation, not training")
+            view_indices(self.num_frames, self.num_frames, sampling, self.views)  # checks views and sampling
+            if self.crops not in (1, 3):
+                raise FervidError(f"test crops must be 1 or 3, got {self.crops}")
 
     def __len__(self) -> int:
         return len(self.records)
@@ -106,6 +118,8 @@ class ClipDataset(Dataset):
         """Clip ``i`` as ``((3, T, S, S) float32, label)``; a training item's random choices
         (segment jitter, augmentation) come from ``seed`` alone, not from any global RNG."""
         arr = self.load(i)
+        if self.views * self.crops > 1:
+            return self._views(i, arr), int(self.labels[i])
         rng = np.random.default_rng(seed) if self.train else None
         mode = "segment" if self.train and self.sampling != "last" else self.sampling
         idx = sample_indices(arr.shape[0], self.num_frames, mode, rng=rng)
@@ -119,3 +133,14 @@ class ClipDataset(Dataset):
         else:
             clip = to_model_input(frames, image_size=self.image_size, mean=self.mean, std=self.std)
         return clip, int(self.labels[i])
+
+    def _views(self, i: int, arr: np.ndarray) -> torch.Tensor:
+        """Clip ``i``'s test-time views: ``(views * crops, 3, T, S, S)``, view-major."""
+        idx = view_indices(arr.shape[0], self.num_frames, self.sampling, self.views)  # (views, T)
+        try:
+            frames = np.asarray(arr[idx.reshape(-1)])
+        except (OSError, ValueError) as e:
+            raise FervidError(f"{self.clip_path(i)}: cannot read clip ({type(e).__name__}: {e})") from None
+        frames = frames.reshape(self.views, self.num_frames, *frames.shape[1:])  # (views, T, H, W, 3)
+        return torch.cat([to_model_views(f, crops=self.crops, image_size=self.image_size, mean=self.mean,
+                                         std=self.std) for f in frames])

@@ -9,6 +9,10 @@ Rules of :func:`subject_kfold`:
   close to 1/k of the totals as the subjects allow.
 - ``"fixed"``: the manifest's ``fold`` column (DFEW's five official folds, a CSV fold column);
   fold i tests the clips whose fold value is the i-th in natural order.
+- ``"holdout"``: the manifest's ``fold`` column holds a train/test split (FERV39k's official one:
+  the values ``train`` and ``test``): one "fold" that trains on ``train`` and tests on ``test``.
+- ``"auto"`` (:func:`resolve_rule`): ``fixed`` when the fold column holds folds, ``holdout``
+  when it holds ``train``/``test``, ``id`` when it is empty.
 
 Shuffling clips (rather than subjects) into folds puts the same person in training and test
 sets, which inflates accuracy; fervid never does it.
@@ -26,7 +30,8 @@ import numpy as np
 from fervid.data.manifest import ClipRecord, read_manifest
 from fervid.errors import FervidError
 
-RULES = ("id", "stratified", "fixed")
+RULES = ("auto", "id", "stratified", "fixed", "holdout")
+HOLDOUT = ("train", "test")  # fold values of an official train/test split (case-insensitive)
 Manifest = Sequence[ClipRecord] | Sequence[Mapping] | str | os.PathLike  # or a DataFrame
 
 
@@ -77,13 +82,15 @@ def subject_kfold(
     Every clip is tested exactly once and no subject is on both sides of any pair. ``manifest``
     is a prepared directory, a list of :class:`ClipRecord` or of dicts (``subject``, ``label``,
     ``fold``), or a pandas DataFrame of ``manifest.csv``. For ``rule="fixed"`` ``k`` may be
-    ``None`` (take the folds the manifest defines) or must equal their number.
+    ``None`` (take the folds the manifest defines) or must equal their number; ``"holdout"``
+    gives one pair (``k`` ``None`` or 1); ``"auto"`` is :func:`resolve_rule`'s choice.
     """
-    if rule not in RULES:
-        raise FervidError(f"unknown fold rule {rule!r}; choose one of {', '.join(RULES)}")
     records = _records(manifest)
     if not records:
         raise FervidError("cannot make folds of an empty manifest")
+    rule = resolve_rule(records, rule)
+    if rule == "holdout":
+        return [_holdout(records, k)]
     if rule == "fixed":
         fold_of, k = _fixed_folds(records, k)
     else:
@@ -102,6 +109,42 @@ def subject_kfold(
     return [(rows[fold_of != i], rows[fold_of == i]) for i in range(k)]
 
 
+def resolve_rule(manifest: Manifest, rule: str = "auto") -> str:
+    """The rule that ``rule`` means on this manifest: itself, or for ``"auto"`` what the fold
+    column holds: official folds (``"fixed"``), a ``train``/``test`` split (``"holdout"``) or
+    nothing (``"id"``). A column filled for only some rows is an error, not a guess."""
+    if rule not in RULES:
+        raise FervidError(f"unknown fold rule {rule!r}; choose one of {', '.join(RULES)}")
+    if rule != "auto":
+        return rule
+    records = _records(manifest)
+    values = {r.fold.strip() for r in records}
+    if values <= {""}:
+        return "id"
+    if "" in values:
+        missing = sum(1 for r in records if not r.fold.strip())
+        raise FervidError(f"rule 'auto': {missing} of {len(records)} manifest rows have no fold, the others do; "
+                          "fill the fold column or choose protocol.rule id or stratified")
+    return "holdout" if {v.lower() for v in values} == set(HOLDOUT) else "fixed"
+
+
+def _holdout(records: list[ClipRecord], k: int | None) -> tuple[np.ndarray, np.ndarray]:
+    if k not in (None, 1):
+        raise FervidError(f"rule 'holdout' is one train/test split (k=1), not k={k}")
+    values = np.array([r.fold.strip().lower() for r in records])
+    other = sorted(set(values) - set(HOLDOUT))
+    if other or len(set(values)) < 2:
+        found = ", ".join(repr(v) for v in sorted(set(values)))
+        raise FervidError(f"rule 'holdout' needs fold values train and test on every manifest row, found {found}")
+    train_subjects = {r.subject for r, v in zip(records, values) if v == "train"}
+    both = sorted(train_subjects & {r.subject for r, v in zip(records, values) if v == "test"}, key=natural_key)
+    if both:
+        raise FervidError(f"rule 'holdout': subject {both[0]} has clips in both train and test; "
+                          "a subject-independent split needs each subject on one side")
+    rows = np.arange(len(records))
+    return rows[values == "train"], rows[values == "test"]
+
+
 def _fixed_folds(records: list[ClipRecord], k: int | None) -> tuple[np.ndarray, int]:
     missing = sum(1 for r in records if not r.fold.strip())
     if missing == len(records):
@@ -111,6 +154,11 @@ def _fixed_folds(records: list[ClipRecord], k: int | None) -> tuple[np.ndarray, 
     if missing:
         raise FervidError(f"rule 'fixed': {missing} of {len(records)} manifest rows have no fold")
     values = sorted({r.fold.strip() for r in records}, key=natural_key)
+    split = [v for v in values if v.lower() in HOLDOUT]
+    if split:  # read as two folds, a train/test split would also train on the official test set
+        what = ("holds a train/test split, not folds: use rule 'holdout' (or 'auto')" if len(split) == len(values)
+                else f"mixes {', '.join(split)} with fold values {', '.join(v for v in values if v not in split)}")
+        raise FervidError(f"rule 'fixed': the manifest's fold column {what}")
     if k is not None and k != len(values):
         raise FervidError(f"rule 'fixed': the manifest defines {len(values)} folds ({', '.join(values)}), not k={k}")
     if len(values) < 2:

@@ -231,6 +231,30 @@ def to_model_input(
     return _finish(clip, mean, std, pixel_scale=1 / 255)
 
 
+def to_model_views(
+    clip_uint8: np.ndarray, *, crops: int = 1, image_size: int | None = None,
+    mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
+) -> torch.Tensor:
+    """Test-time spatial views: ``(T, H, W, 3)`` uint8 → float32 ``(crops, 3, T, S, S)``.
+
+    ``crops=1`` is :func:`to_model_input` (the whole frame). ``crops=3`` resizes the clip to
+    ``round(S * 8 / 7)`` (256 for 224, 128 for 112: the usual test-resize ratio) and cuts three
+    S × S crops along the width, left, centre and right, vertically centred: MMAction2's
+    ``ThreeCrop`` on a square face crop.
+    """
+    if crops == 1:
+        return to_model_input(clip_uint8, image_size=image_size, mean=mean, std=std)[None]
+    if crops != 3:
+        raise FervidError(f"test crops must be 1 or 3, got {crops}")
+    clip = clip_tensor(clip_uint8)  # (T, 3, H, W)
+    side = _size(image_size, clip.shape[2], clip.shape[3])[0]
+    big = round(side * 8 / 7)
+    clip = F.resize(clip, [big, big], antialias=True)
+    top = (big - side) // 2
+    views = [clip[:, :, top:top + side, left:left + side] for left in (0, (big - side) // 2, big - side)]
+    return torch.stack([_finish(v, mean, std, pixel_scale=1 / 255) for v in views])
+
+
 def train_transform(
     clip_uint8: np.ndarray, *, rng: np.random.Generator, augment: Mapping | None = None,
     image_size: int | None = None, mean: Sequence[float] = IMAGENET_MEAN,

@@ -37,7 +37,14 @@ DEFAULTS: dict[str, Any] = {
     "model": {"name": None, "kwargs": {}, "pretrained": None},
     "optim": {"name": "adamw", "lr": 1e-3, "weight_decay": 0.05},
     "schedule": {"warmup_epochs": 1.0, "min_lr_ratio": 0.01},  # linear warm-up, then cosine
-    "protocol": {"folds": 10, "rule": "id", "val_subjects": 0.1},
+    "protocol": {
+        "folds": None,  # k; None: 10 for id/stratified, the data's own for fixed/holdout
+        "rule": "auto",  # auto: fixed/holdout when the manifest has a fold column, else id
+        "val_subjects": 0.1,
+        "seeds": None,  # a list repeats the whole study per seed; None: the one `seed`
+        "test_views": 1,  # temporal clips averaged at test time
+        "test_crops": 1,  # spatial crops per clip at test time: 1 or 3
+    },
     "trainer": {
         "precision": "auto",  # auto: bf16-mixed (or 16-mixed) on a GPU, 32 on the CPU
         "gradient_clip": 1.0,  # max gradient norm; null disables
@@ -183,6 +190,9 @@ def validate(config: dict, where: str) -> None:
         _number(config, key, where, kind=int, low=low)
     for key in ("data.num_frames", "data.image_size", "protocol.folds", "trainer.early_stopping"):
         _number(config, key, where, kind=int, low=1, allow_none=True)
+    _number(config, "protocol.test_views", where, kind=int, low=1)
+    _number(config, "protocol.test_crops", where, kind=int, low=1, high=3)
+    _protocol(config["protocol"], where)
     _number(config, "optim.lr", where, low=0)
     _number(config, "optim.weight_decay", where, low=0)
     _number(config, "schedule.warmup_epochs", where, low=0)
@@ -202,6 +212,25 @@ def validate(config: dict, where: str) -> None:
         raise FervidError(f"{where}: data.augment must be true, false or a mapping of strengths")
     if config["trainer"]["early_stopping"] is not None and config["protocol"]["val_subjects"] == 0:
         raise FervidError(f"{where}: trainer.early_stopping needs a validation split (protocol.val_subjects > 0)")
+
+
+def _protocol(p: dict, where: str) -> None:
+    from fervid.data.splits import RULES
+
+    if p["rule"] not in RULES:
+        raise FervidError(f"{where}: protocol.rule {p['rule']!r} is not one of {', '.join(RULES)}")
+    if p["test_crops"] == 2:
+        raise FervidError(f"{where}: protocol.test_crops must be 1 or 3, got 2")
+    seeds = p["seeds"]
+    if seeds is None:
+        return
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        seeds = [seeds]
+    ok = (isinstance(seeds, list) and seeds
+          and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds))
+    if not ok or len(set(seeds)) != len(seeds):
+        raise FervidError(f"{where}: protocol.seeds must be null or a list of distinct integers >= 0, got {p['seeds']!r}")
+    p["seeds"] = seeds
 
 
 def dump_config(config: dict) -> str:

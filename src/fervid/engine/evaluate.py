@@ -2,7 +2,9 @@
 
 Classes are matched by canonical name, not index: a model trained on one class order can be
 scored on a dataset listing its classes in another. A test clip whose class the model does not
-know is an error (dropping it would flatter the score).
+know is an error (dropping it would flatter the score). Scoring is the fold's own
+(fervid.engine.predictions), test-time views included, so re-scoring a fold checkpoint on its
+test subjects reproduces its result; ``predictions=FILE`` writes the per-clip rows.
 """
 
 from __future__ import annotations
@@ -30,12 +32,6 @@ def fold_test_subjects(run_dir: str | os.PathLike, fold: int) -> list[str]:
     raise FervidError(f"{path}: no fold {fold}; it lists folds {', '.join(str(f.get('fold')) for f in folds)}")
 
 
-def _run_dir_of(ckpt: Path) -> Path | None:
-    """RUN for a checkpoint at RUN/fold_XX/model.safetensors."""
-    candidate = ckpt.resolve().parent.parent
-    return candidate if (candidate / "folds.json").is_file() else None
-
-
 def evaluate_checkpoint(
     ckpt: str | os.PathLike,
     data: str | os.PathLike,
@@ -45,20 +41,27 @@ def evaluate_checkpoint(
     batch_size: int = 8,
     num_workers: int = 0,
     device: str = "cpu",
+    views: int | None = None,
+    crops: int | None = None,
+    predictions: str | os.PathLike | None = None,
 ) -> dict:
     """Metrics of checkpoint ``ckpt`` on prepared dataset ``data`` (see :func:`compute_metrics`).
 
     With ``fold``, only the clips of that fold's test subjects (from ``run_dir``/folds.json, by
-    default the run that holds the checkpoint) are scored. The result adds ``classes`` (the
-    model's, indexing the confusion matrix), ``model``, ``checkpoint``, ``data``, ``fold`` and
-    ``notes`` (differences between the checkpoint's and the dataset's preprocessing).
+    default the run that holds the checkpoint) are scored. ``views``/``crops``: test-time
+    views (default: those the checkpoint's run tested with, recorded in it; else 1). With
+    ``predictions``, the per-clip rows go to that CSV (fervid.engine.predictions' format; fold
+    is ``fold`` or empty, seed the checkpoint's). The result adds ``classes`` (the model's,
+    indexing the confusion matrix), ``model``, ``checkpoint``, ``data``, ``fold``, ``test_views``,
+    ``test_crops`` and ``notes`` (a score that is not held out, preprocessing that differs).
     """
     import torch
     from torch.utils.data import DataLoader
 
     from fervid.checkpoint import load_checkpoint
     from fervid.data import ClipDataset, read_manifest, read_meta
-    from fervid.engine.metrics import compute_metrics
+    from fervid.engine.layout import run_dir_of
+    from fervid.engine.predictions import metrics_of, predict_logits, prediction_rows, write_predictions
 
     ckpt, data = Path(ckpt), Path(data)
     if batch_size < 1:
@@ -71,7 +74,7 @@ def evaluate_checkpoint(
 
     indices = list(range(len(records)))
     if fold is not None:
-        run = Path(run_dir) if run_dir is not None else _run_dir_of(ckpt)
+        run = Path(run_dir) if run_dir is not None else run_dir_of(ckpt)
         if run is None:
             raise FervidError(f"{ckpt}: not inside a run directory; pass --run-dir RUN to use --fold")
         subjects = set(fold_test_subjects(run, fold))
@@ -97,17 +100,20 @@ def evaluate_checkpoint(
     # Dataset label index -> model class index, by canonical name.
     to_model = torch.tensor([model_index.get(canonical(c), -1) for c in data_classes])
 
+    views = int(views or meta.extra.get("test_views") or 1)
+    crops = int(crops or meta.extra.get("test_crops") or 1)
     dataset = ClipDataset(
         data, indices, meta.num_frames, train=False, sampling=meta.sampling,
-        image_size=meta.image_size, mean=meta.mean, std=meta.std,
+        image_size=meta.image_size, mean=meta.mean, std=meta.std, views=views, crops=crops,
     )
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
-    preds, targets = [], []
-    with torch.inference_mode():
-        for clips, labels in loader:  # clips (B, 3, T, S, S), labels (B,) dataset indices
-            preds.append(model(clips.to(device)).argmax(dim=1).cpu())
-            targets.append(to_model[labels])
-    metrics = compute_metrics(torch.cat(preds), torch.cat(targets), len(meta.classes))
+    logits = predict_logits(model, loader, device, chunk=batch_size)  # (N, C), views averaged
+    targets = to_model[torch.as_tensor(dataset.labels)]  # dataset label index -> model class index
+    rows = prediction_rows(dataset.records, targets, logits, list(meta.classes), fold=fold,
+                           seed=meta.extra.get("seed"))
+    if predictions is not None:
+        write_predictions(predictions, rows, list(meta.classes))
+    metrics = metrics_of(rows, list(meta.classes))
 
     notes = []
     held_out = meta.extra.get("test_subjects")
@@ -129,5 +135,7 @@ def evaluate_checkpoint(
         "data": str(data),
         "dataset": prepared.get("dataset"),
         "fold": fold,
+        "test_views": views,
+        "test_crops": crops,
         "notes": notes,
     }

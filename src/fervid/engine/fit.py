@@ -3,7 +3,9 @@
 Per fold: the training subjects lose a validation share (``protocol.val_subjects``, whole
 subjects) that alone selects the epoch (best validation UAR; early stopping on it when asked);
 with no validation split the last epoch is kept. The test subjects are scored once, at the end,
-with the selected weights. The run directory layout is in docs/ARCHITECTURE.md.
+with the selected weights and the test-time views, writing one row per clip to
+``predictions.csv``. ``protocol.seeds`` repeats the whole study per seed. The rule, k and seeds
+are fervid.engine.protocol's; the run directory layout is in docs/ARCHITECTURE.md.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 from typing import Callable
 
 from fervid.checkpoint import atomic_write_bytes
+from fervid.engine.layout import fold_dir
+from fervid.engine.protocol import RULE_WORDS, folds_document, multi_seed, plan_folds, protocol_name
 from fervid.errors import FervidError
 
 # Keys that change how a run executes, not what it computes: they may differ on --resume.
@@ -23,10 +27,6 @@ RUNTIME_KEYS = {
     ("trainer", "devices"), ("trainer", "num_nodes"), ("trainer", "log_every_n_steps"),
     ("trainer", "checkpoint_every_n_steps"),
 }
-
-
-def fold_dir(run_dir: Path, fold: int) -> Path:
-    return run_dir / f"fold_{fold:02d}"
 
 
 def _is_main() -> bool:
@@ -44,31 +44,6 @@ def resolve_model_sizes(config: dict) -> None:
     info = get_model_info(config["model"]["name"])
     config["data"]["num_frames"] = config["data"]["num_frames"] or info.num_frames
     config["data"]["image_size"] = config["data"]["image_size"] or info.image_size
-
-
-def plan_folds(config: dict, records) -> list[dict]:
-    """Each fold's ``train``/``val``/``test`` row indices, from the config's protocol and seed."""
-    from fervid.data import split_validation, subject_kfold
-    from fervid.engine.resumable import derive_seed
-
-    p, seed = config["protocol"], config["seed"]
-    plans = []
-    for i, (train, test) in enumerate(subject_kfold(records, p["folds"], seed=seed, rule=p["rule"])):
-        train, val = split_validation(records, train, p["val_subjects"], seed=derive_seed(seed, "val", i) % 2**32)
-        plans.append({"fold": i, "train": train, "val": val, "test": test})
-    return plans
-
-
-def folds_document(config: dict, records, plans: list[dict]) -> dict:
-    from fervid.data import fold_record
-
-    return {
-        "rule": config["protocol"]["rule"],
-        "k": len(plans),
-        "seed": config["seed"],
-        "val_subjects": config["protocol"]["val_subjects"],
-        "folds": [fold_record(records, p["fold"], p["train"], p["test"], p["val"]) for p in plans],
-    }
 
 
 def _differences(a, b, path=()) -> list[str]:
@@ -97,8 +72,9 @@ def prepare_run_dir(run_dir: Path, config: dict, folds_doc: dict) -> None:
                 "use the same config or another --run-dir"
             )
     if folds_path.is_file():
-        old = json.loads(folds_path.read_text())
-        if old.get("folds") != folds_doc["folds"]:
+        from fervid.engine.protocol import fold_entries
+
+        if fold_entries(json.loads(folds_path.read_text())) != folds_doc["folds"]:
             raise FervidError(
                 f"{folds_path}: the fold lists differ from this dataset's (was the prepared data changed?); "
                 "use another --run-dir"
@@ -128,33 +104,34 @@ def train_run(
     meta, records = read_meta(prepared), read_manifest(prepared)
     config["dataset"] = config["dataset"] or meta.get("dataset")
     resolve_model_sizes(config)
-    given = {r.fold.strip() for r in records}
-    if config["protocol"]["rule"] != "fixed" and len(given) > 1 and "" not in given:
-        log(f"note: the data define {len(given)} fixed folds (e.g. DFEW's official ones), which rule "
-            f"'{config['protocol']['rule']}' ignores; to use them: --set protocol.rule=fixed --folds {len(given)}")
-    plans = plan_folds(config, records)
-    wanted = list(range(len(plans))) if folds is None else folds
-    bad = [i for i in wanted if not 0 <= i < len(plans)]
+    rule, plans = plan_folds(config, records)
+    k = len({p["fold"] for p in plans})
+    bad = [i for i in (folds or []) if not 0 <= i < k]
     if bad:
-        raise FervidError(f"--fold {bad[0]}: the protocol has folds 0..{len(plans) - 1}")
+        raise FervidError(f"--fold {bad[0]}: the protocol has folds 0..{k - 1}")
     run_dir.mkdir(parents=True, exist_ok=True)
-    prepare_run_dir(run_dir, config, folds_document(config, records, plans))
+    prepare_run_dir(run_dir, config, folds_document(config, records, rule, plans, meta))
+    if config["protocol"]["rule"] == "auto":
+        log(f"rule auto -> {rule} ({RULE_WORDS[rule]}): {protocol_name(rule, k)}")
 
-    for i in wanted:
-        fdir = fold_dir(run_dir, i)
+    multi = multi_seed(config)
+    for plan in (p for p in plans if folds is None or p["fold"] in folds):
+        i = plan["fold"]
+        name = f"seed {plan['seed']} fold {i}" if multi else f"fold {i}"
+        fdir = fold_dir(run_dir, i, plan["seed"] if multi else None)
         done, started = (fdir / "result.json").is_file(), (fdir / "last.ckpt").is_file()
         if done and resume:
-            log(f"fold {i}: finished earlier, skipped")
+            log(f"{name}: finished earlier, skipped")
             continue
         if (done or started) and not resume:
             what = "finished" if done else "an unfinished run"
-            raise FervidError(f"{fdir}: fold {i} has {what}; pass --resume to continue, or use another --run-dir")
-        log(f"fold {i}: {len(plans[i]['train'])} train / {len(plans[i]['val'])} val / "
-            f"{len(plans[i]['test'])} test clips" + (" (resuming)" if started else ""))
-        result = train_fold(config, plans[i], fdir, meta=meta, records=records, n_folds=len(plans),
+            raise FervidError(f"{fdir}: {name} has {what}; pass --resume to continue, or use another --run-dir")
+        log(f"{name}: {len(plan['train'])} train / {len(plan['val'])} val / "
+            f"{len(plan['test'])} test clips" + (" (resuming)" if started else ""))
+        result = train_fold(config, plan, fdir, meta=meta, records=records, rule=rule, n_folds=k,
                             resume=resume and started)
         if result is not None:
-            log(f"fold {i}: accuracy {result['accuracy']:.1%}, UAR {result['uar']:.1%} ({result['selection']})")
+            log(f"{name}: accuracy {result['accuracy']:.1%}, UAR {result['uar']:.1%} ({result['selection']})")
     if not _is_main():
         return None
     from fervid.engine.report import write_report
@@ -235,12 +212,13 @@ def _augment(value) -> dict | None:
 
 
 def train_fold(
-    config: dict, plan: dict, fdir: Path, *, meta: dict, records, n_folds: int, resume: bool,
+    config: dict, plan: dict, fdir: Path, *, meta: dict, records, rule: str, n_folds: int, resume: bool,
 ) -> dict | None:
-    """Train one fold, select its weights on validation, score its test subjects once.
+    """Train one fold of one seed (``plan["seed"]``), select its weights on validation, score
+    its test subjects once (fervid.engine.fold_result).
 
-    Writes ``fdir/{last.ckpt, best.ckpt, model.safetensors, result.json, metrics.csv}``;
-    returns the fold result on the main process, ``None`` on the others.
+    Writes ``fdir/{last.ckpt, best.ckpt, model.safetensors, predictions.csv, result.json,
+    metrics.csv}``; returns the fold result on the main process, ``None`` on the others.
     """
     import lightning as L
     import torch
@@ -252,7 +230,7 @@ def train_fold(
     from fervid.engine.resumable import EpochBatchSampler, FoldProgress, SeededClips, derive_seed
     from fervid.models import get_model_info
 
-    fold, seed, d = plan["fold"], config["seed"], config["data"]
+    fold, seed, d = plan["fold"], plan["seed"], config["data"]
     has_val = len(plan["val"]) > 0
     classes = list(meta["classes"])
     info = get_model_info(config["model"]["name"])
@@ -320,72 +298,12 @@ def train_fold(
 
     result = None
     if trainer.is_global_zero:
-        result = _finish_fold(config, plan, fdir, module, best, progress, meta=meta, records=records,
-                              n_folds=n_folds, classes=classes, info=info, train_time=train_time)
+        from fervid.engine.fold_result import finish_fold
+        from fervid.engine.protocol import protocol_name
+
+        result = finish_fold(config, plan, fdir, module, best, progress, meta=meta, records=records, rule=rule,
+                             protocol=protocol_name(rule, n_folds), classes=classes, info=info,
+                             train_time=train_time)
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()  # all processes leave the fold together
     return result
-
-
-def _finish_fold(config, plan, fdir, module, best, progress, *, meta, records, n_folds, classes, info, train_time):
-    import torch
-    from torch.utils.data import DataLoader
-
-    from fervid.checkpoint import CheckpointMeta, save_checkpoint
-    from fervid.data import ClipDataset
-    from fervid.data.splits import subjects_of
-    from fervid.engine.metrics import compute_metrics
-
-    fold, d = plan["fold"], config["data"]
-    history = progress.history
-    if len(plan["val"]):
-        ckpt = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
-        state = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items()}
-        epoch = int(ckpt["epoch"]) + 1
-        n_val_subjects = len(subjects_of(records, plan["val"]))
-        selection = (f"best val UAR (epoch {epoch} of {len(history)}) on {n_val_subjects} held-out training "
-                     f"subject{'s' if n_val_subjects != 1 else ''}")
-    else:
-        state = {k: v.detach().cpu() for k, v in module.model.state_dict().items()}
-        epoch = len(history)
-        selection = f"last epoch ({epoch}; no validation split)"
-
-    model = build_model(config, len(classes))
-    model.load_state_dict(state, strict=True)
-    model.eval()
-    device = module.device
-    model.to(device)
-    test_set = ClipDataset(d["path"], plan["test"], d["num_frames"], sampling=d["sampling"],
-                           image_size=d["image_size"], mean=info.mean, std=info.std)
-    loader = DataLoader(test_set, batch_size=config["batch_size"], shuffle=False, num_workers=d["num_workers"])
-    logits = []
-    with torch.inference_mode():
-        for clips, _ in loader:  # (B, 3, T, S, S)
-            logits.append(model(clips.to(device)).float().cpu())
-    metrics = compute_metrics(torch.cat(logits), torch.as_tensor(test_set.labels), len(classes))
-
-    protocol = config["protocol"]
-    meta_ckpt = CheckpointMeta(
-        model=config["model"]["name"], num_classes=len(classes), num_frames=d["num_frames"],
-        image_size=d["image_size"], classes=classes, mean=list(info.mean), std=list(info.std),
-        model_kwargs=dict(config["model"]["kwargs"]), preprocess=dict(meta.get("preprocess") or {}),
-        sampling=d["sampling"],
-        extra={"dataset": config["dataset"], "protocol": f"{n_folds}-fold subject-independent",
-               "rule": protocol["rule"], "seed": config["seed"], "fold": fold, "selection": selection,
-               "test_subjects": subjects_of(records, plan["test"])},
-    )
-    save_checkpoint(fdir / "model.safetensors", model.cpu(), meta_ckpt)
-    result = {
-        "fold": fold,
-        **metrics,
-        "selection": selection,
-        "selected_epoch": epoch,
-        "epochs_run": len(history),
-        "train_time_s": round(train_time, 2),
-        "n_train": int(len(plan["train"])),
-        "n_val": int(len(plan["val"])),
-        "history": history,
-    }
-    _write_json(fdir / "result.json", result)
-    return result
-

@@ -17,6 +17,11 @@ Conventions, stated once so reports can cite them:
 - Over folds, :func:`summarize` gives the plain mean of the fold values (each fold weighs the
   same, as in the k-fold literature) and the **sample** standard deviation (``ddof=1``); with a
   single fold the std is ``None`` (``null`` in JSON): one value has no spread to report.
+- Over seeds (a study repeated per seed, :func:`summarize_seeds`): each seed's k-fold mean and
+  std as above; then the plain mean over seeds of the k-fold means (``mean``), the mean over
+  seeds of the fold stds (``std``: the typical spread over folds) and the sample std across
+  seeds of the k-fold means (``std_seeds``: how much the whole result moves with the seed;
+  ``None`` for one seed). With one seed ``mean`` and ``std`` are :func:`summarize`'s.
 """
 
 from __future__ import annotations
@@ -93,3 +98,29 @@ def summarize(
             math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else None
         )
     return mean, std
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def summarize_seeds(fold_results: Iterable[Mapping], keys: Sequence[str] = SUMMARY_KEYS) -> dict:
+    """``{"mean", "std", "std_seeds", "per_seed"}`` of fold results carrying a ``seed`` (module
+    docstring); ``per_seed`` lists ``{"seed", "n_folds", "mean", "std"}`` in seed order."""
+    by_seed: dict = {}
+    for r in fold_results:
+        by_seed.setdefault(r.get("seed"), []).append(r)
+    if not by_seed:
+        raise FervidError("no fold results to summarise")
+    per_seed = []
+    for seed in sorted(by_seed, key=lambda s: (s is not None, s or 0)):
+        mean, std = summarize(by_seed[seed], keys)
+        per_seed.append({"seed": seed, "n_folds": len(by_seed[seed]), "mean": mean, "std": std})
+    mean = {k: _mean([p["mean"][k] for p in per_seed]) for k in keys}
+    stds = {k: [p["std"][k] for p in per_seed if p["std"][k] is not None] for k in keys}
+    std = {k: _mean(stds[k]) if stds[k] else None for k in keys}
+    if len(per_seed) > 1:
+        _, std_seeds = summarize([p["mean"] for p in per_seed], keys)
+    else:
+        std_seeds = {k: None for k in keys}
+    return {"mean": mean, "std": std, "std_seeds": std_seeds, "per_seed": per_seed}

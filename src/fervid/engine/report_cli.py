@@ -17,6 +17,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--run-dir", metavar="RUN", help="run holding folds.json (default: the checkpoint's run)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    p.add_argument("--test-views", type=int, metavar="N",
+                   help="temporal views averaged per clip (default: the checkpoint's training run's)")
+    p.add_argument("--test-crops", type=int, choices=(1, 3), help="spatial crops per view (default: as trained)")
+    p.add_argument("--predictions", metavar="CSV", help="also write one row per scored clip to CSV "
+                                                         "(the predictions.csv format of a fold)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.set_defaults(func=run_evaluate)
 
@@ -29,11 +34,14 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run_report)
 
     p = subparsers.add_parser(
-        "compare", help="table of several runs (Markdown, CSV, bar chart)",
-        description="One row per run: accuracy and UAR mean ± std, macro-F1, params, GMACs, train "
-                    "time. Writes OUT (.md), OUT's .csv and .png, and prints the table.",
+        "compare", help="table of several runs (Markdown, CSV, bar chart) with paired tests",
+        description="One row per run: accuracy and UAR mean ± std (over folds, and across seeds), "
+                    "macro-F1, params, GMACs, train time, and against a baseline run McNemar's exact p "
+                    "and paired-bootstrap 95 %% intervals of the accuracy and UAR differences on the "
+                    "clips both scored. Writes OUT (.md), OUT's .csv and .png, and prints the table.",
     )
     p.add_argument("run_dirs", nargs="+", metavar="RUN")
+    p.add_argument("--baseline", metavar="RUN", help="the run the others are tested against (default: best UAR)")
     p.add_argument("--out", default="results.md", help="Markdown file; .csv and .png go beside it (default %(default)s)")
     p.add_argument("--force", action="store_true", help="compare runs on different datasets or folds anyway")
     p.set_defaults(func=run_compare)
@@ -45,12 +53,15 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from fervid.engine.evaluate import evaluate_checkpoint
 
     r = evaluate_checkpoint(args.checkpoint, args.data, fold=args.fold, run_dir=args.run_dir,
-                            batch_size=args.batch_size, device=args.device)
+                            batch_size=args.batch_size, device=args.device, views=args.test_views,
+                            crops=args.test_crops, predictions=args.predictions)
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
     where = f"fold {r['fold']} test subjects" if r["fold"] is not None else "all clips"
-    print(f"{r['model']} ({r['checkpoint']}) on {r['data']}, {where}: {r['n_test']} clips")
+    views = r["test_views"] * r["test_crops"]
+    print(f"{r['model']} ({r['checkpoint']}) on {r['data']}, {where}: {r['n_test']} clips"
+          + (f", {views} views each" if views > 1 else ""))
     print(f"accuracy {r['accuracy'] * 100:.2f} %  UAR {r['uar'] * 100:.2f} %  macro-F1 {r['macro_f1'] * 100:.2f} %")
     width = max(map(len, r["classes"]))
     print("confusion matrix (rows = true class):")
@@ -58,6 +69,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(f"  {name:>{width}} " + " ".join(f"{v:5d}" for v in row))
     for note in r["notes"]:
         print(f"note: {note}")
+    if args.predictions:
+        print(f"wrote {args.predictions}")
     return 0
 
 
@@ -66,15 +79,10 @@ def run_report(args: argparse.Namespace) -> int:
 
     from fervid.engine.report import write_report
 
+    from fervid.engine.report_md import summary_line
+
     r = write_report(args.run_dir)
-    m, s = r["mean"], r["std"]
-
-    def ms(k):
-        return f"{m[k] * 100:.1f}" + ("" if s[k] is None else f" ± {s[k] * 100:.1f}")
-
-    state = "" if r["complete"] else f" (incomplete: folds {', '.join(map(str, r['folds_missing']))} missing)"
-    print(f"{r['model']} on {r['dataset']}, {r['n_folds']}/{r['n_folds_expected']} folds{state}: "
-          f"accuracy {ms('accuracy')} %, UAR {ms('uar')} %, macro-F1 {ms('macro_f1')} %")
+    print(summary_line(r))
     print(f"wrote {Path(args.run_dir) / 'report.md'}, results.json and {len(r['plots'])} plots")
     return 0
 
@@ -84,7 +92,7 @@ def run_compare(args: argparse.Namespace) -> int:
 
     from fervid.engine.compare import compare_runs
 
-    compare_runs(args.run_dirs, args.out, force=args.force)
+    compare_runs(args.run_dirs, args.out, force=args.force, baseline=args.baseline)
     out = Path(args.out)
     print(out.read_text(), end="")
     print(f"wrote {out}, {out.with_suffix('.csv')}, {out.with_suffix('.png')}")

@@ -17,12 +17,19 @@ def add_parser(subparsers) -> None:
     p.add_argument("config", metavar="CONFIG", help="YAML file or packaged config name")
     p.add_argument("--data", metavar="PREPARED", help="prepared dataset directory (data.path)")
     p.add_argument("--model", metavar="NAME", help="model name (model.name; kwargs reset to the builder's defaults)")
-    p.add_argument("--folds", type=int, metavar="K", help="number of folds (protocol.folds)")
+    p.add_argument("--folds", type=int, metavar="K",
+                   help="number of folds (protocol.folds; default 10, or the data's own official folds)")
+    p.add_argument("--seeds", metavar="S,S,...", type=_seeds,
+                   help="repeat the whole k-fold study once per seed, e.g. 0,1,2 (protocol.seeds)")
     p.add_argument("--fold", type=int, action="append", metavar="I",
                    help="run only fold I (repeatable); `fervid report RUN` merges folds run elsewhere")
     p.add_argument("--epochs", type=int, metavar="N")
     p.add_argument("--val-subjects", type=float, metavar="F",
                    help="fraction of training subjects held out for selection (protocol.val_subjects; 0: last epoch)")
+    p.add_argument("--test-views", type=int, metavar="N",
+                   help="average the logits of N evenly spaced temporal clips per test clip (protocol.test_views)")
+    p.add_argument("--test-crops", type=int, choices=(1, 3),
+                   help="3: also average left, centre and right spatial crops (protocol.test_crops)")
     p.add_argument("--run-dir", metavar="DIR", help="output directory (default runs/<dataset>-<model>)")
     p.add_argument("--resume", action="store_true",
                    help="skip finished folds and continue an unfinished one from its last checkpoint")
@@ -31,15 +38,28 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def _seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, e.g. 0,1,2; got {text!r}") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError("no seed given")
+    return seeds
+
+
 def resolve(args: argparse.Namespace) -> dict:
     """The config after the file, ``--set`` and the dedicated flags (which win)."""
     from fervid.engine.config import load_config
 
     overrides = list(args.overrides)
     for flag, key in ((args.data, "data.path"), (args.folds, "protocol.folds"), (args.epochs, "epochs"),
-                      (args.val_subjects, "protocol.val_subjects")):
+                      (args.val_subjects, "protocol.val_subjects"), (args.test_views, "protocol.test_views"),
+                      (args.test_crops, "protocol.test_crops")):
         if flag is not None:
             overrides.append(f"{key}={flag}")
+    if args.seeds:
+        overrides.append(f"protocol.seeds=[{','.join(map(str, args.seeds))}]")
     if args.model:
         overrides += [f"model.name={args.model}", "model.kwargs={}"]
     config = load_config(args.config, overrides)
@@ -59,9 +79,8 @@ def run(args: argparse.Namespace) -> int:
     results = train_run(config, run_dir, folds=args.fold, resume=args.resume,
                         log=print if main else (lambda s: None))
     if main and results:
-        m, s = results["mean"], results["std"]
-        spread = (lambda k: f" ± {s[k]:.1%}" if s.get(k) is not None else "")
-        print(f"{results['model']} on {results['dataset']}, {results['n_folds']}/{results['n_folds_expected']} folds: "
-              f"accuracy {m['accuracy']:.1%}{spread('accuracy')}, UAR {m['uar']:.1%}{spread('uar')}")
+        from fervid.engine.report_md import summary_line
+
+        print(summary_line(results))
         print(f"wrote {run_dir / 'results.json'} and {run_dir / 'report.md'}")
     return 0
