@@ -140,3 +140,21 @@ def test_seeded_clips_key_items_by_epoch_and_index(prepared):
     seeded = SeededClips(ClipDataset(prepared, num_frames=4, train=True, image_size=16), seed=3)
     assert torch.equal(seeded[(1, 2)][0], seeded[(1, 2)][0])
     assert not torch.equal(seeded[(1, 2)][0], seeded[(2, 2)][0])
+
+
+def test_test_views_interleave_over_time_and_crops_cut_left_centre_right(prepared):
+    one = ClipDataset(prepared, num_frames=4)
+    views = ClipDataset(prepared, num_frames=4, views=2)
+    clip, label = views[0]  # 20 frames, segments of 5: view v takes frame floor(5 * (i + (v + 0.5) / 2))
+    assert clip.shape == (2, 3, 4, 24, 24) and label == 0
+    assert [frame_numbers(v) for v in clip] == [[1, 6, 11, 16], [3, 8, 13, 18]]
+    assert torch.equal(ClipDataset(prepared, num_frames=4, views=1)[0][0], one[0][0])
+    crops = ClipDataset(prepared, num_frames=4, views=3, crops=3, image_size=14)[2][0]
+    assert crops.shape == (9, 3, 4, 14, 14)  # view-major: views 0, 0, 0, 1, 1, 1, ...
+    assert frame_numbers(crops[0]) == frame_numbers(crops[2]) != frame_numbers(crops[3])
+    with pytest.raises(FervidError, match="'last' is one window"):
+        ClipDataset(prepared, num_frames=4, sampling="last", views=2)
+    with pytest.raises(FervidError, match="crops must be 1 or 3"):
+        ClipDataset(prepared, num_frames=4, crops=2)
+    with pytest.raises(FervidError, match="for evaluation"):
+        ClipDataset(prepared, num_frames=4, train=True, views=2)

@@ -65,3 +65,17 @@ def test_segment_is_reproducible_for_a_seed():
 def test_bad_arguments_raise_fervid_error(args):
     with pytest.raises(FervidError):
         sample_indices(*args)
+
+
+@pytest.mark.parametrize("n", [3, 16, 50])
+def test_view_indices_interleave_evenly_and_one_view_is_uniform(n):
+    from fervid.data.sampling import view_indices
+
+    assert np.array_equal(view_indices(n, 8, "uniform", 1)[0], sample_indices(n, 8, "uniform"))
+    views = view_indices(n, 8, "segment", 4)
+    assert views.shape == (4, 8) and views.min() >= 0 and views.max() < n
+    assert np.all(np.diff(views, axis=1) >= 0) and np.all(np.diff(views, axis=0) >= 0)
+    if n >= 32:  # room for 4 distinct frames per segment: every view takes other frames
+        assert len({tuple(v) for v in views}) == 4
+    with pytest.raises(FervidError, match="one window"):
+        view_indices(n, 8, "last", 2)

@@ -143,3 +143,16 @@ def test_fused_colour_jitter_matches_torchvision_adjustments():
                               saturation=s, pixel_scale=1 / 255)
         assert out.shape == (3, 4, 20, 24)
         torch.testing.assert_close(out, ref, atol=1e-4, rtol=0)
+
+
+def test_three_crops_are_left_centre_right_of_the_8_7_resize():
+    from fervid.data.transforms import to_model_input, to_model_views
+
+    clip = np.zeros((2, 32, 32, 3), dtype=np.uint8)
+    clip[:, :, :, 0] = np.arange(32, dtype=np.uint8)[None, None, :] * 8  # red ramps left to right
+    one = to_model_views(clip, image_size=28)
+    assert one.shape == (1, 3, 2, 28, 28) and torch.equal(one[0], to_model_input(clip, image_size=28))
+    three = to_model_views(clip, crops=3, image_size=28, mean=(0, 0, 0), std=(1, 1, 1))  # 28 * 8 / 7 = 32
+    assert three.shape == (3, 3, 2, 28, 28)
+    starts = [round(float(v[0, 0, 0, 0]) * 255 / 8) for v in three]
+    assert starts == [0, 2, 4]  # left, centre and right crops of the 32-px frame

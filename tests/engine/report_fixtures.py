@@ -29,11 +29,28 @@ FOLDS = {
 PREPROCESS = {"detector": "haar", "margin": 0.0, "size": 16}
 
 
+def write_predictions_of(fdir: Path, fold: int, cm, subject: str, seed: int = 0) -> None:
+    """predictions.csv matching confusion matrix ``cm``: the j-th clip of true class i is clip
+    ``f{fold}_{class}_{j}``, right for the first cm[i][i] clips, then wrong as the counts say."""
+    from fervid.engine.predictions import write_predictions
+
+    rows = []
+    for i, true in enumerate(CLASSES):
+        predicted = [i] * cm[i][i] + [p for p in range(len(CLASSES)) if p != i for _ in range(cm[i][p])]
+        for j, p in enumerate(predicted):
+            probs = [0.1] * len(CLASSES)
+            probs[p] = 0.8
+            rows.append({"clip_id": f"f{fold}_{true}_{j}", "subject": subject, "label": true,
+                         "predicted": CLASSES[p], "probs": probs, "fold": fold, "seed": seed})
+    write_predictions(fdir / "predictions.csv", rows, CLASSES)
+
+
 def make_run(root: Path, *, model: str = "c3d", folds=(0, 1, 2), k: int = 3, seed: int = 0,
              test_subjects=None, dataset: str = "synth", with_results: bool = False,
-             preprocess: dict = PREPROCESS) -> Path:
-    """A run directory with config.yaml, folds.json and fold_XX/result.json for ``folds``;
-    ``with_results`` adds results.json (no plots, to keep tests fast)."""
+             preprocess: dict = PREPROCESS, fold_data: dict = FOLDS, predictions: bool = False) -> Path:
+    """A run directory with config.yaml, folds.json and fold_XX/result.json for ``folds``
+    (``fold_data``: FOLDS or another table of the same shape); ``predictions`` adds each fold's
+    predictions.csv; ``with_results`` adds results.json (no plots, to keep tests fast)."""
     from fervid.data.manifest import write_meta
 
     root.mkdir(parents=True, exist_ok=True)
@@ -54,7 +71,7 @@ def make_run(root: Path, *, model: str = "c3d", folds=(0, 1, 2), k: int = 3, see
                   for i in range(k)],
     }))
     for i in folds:
-        f = FOLDS[i]
+        f = fold_data[i]
         result = {
             "fold": i, "accuracy": f["accuracy"], "uar": f["uar"], "macro_f1": f["macro_f1"],
             "confusion_matrix": f["cm"], "n_test": sum(map(sum, f["cm"])),
@@ -65,6 +82,8 @@ def make_run(root: Path, *, model: str = "c3d", folds=(0, 1, 2), k: int = 3, see
         }
         (root / f"fold_{i:02d}").mkdir(exist_ok=True)
         (root / f"fold_{i:02d}" / "result.json").write_text(json.dumps(result))
+        if predictions:
+            write_predictions_of(root / f"fold_{i:02d}", i, f["cm"], subjects[i][0], seed)
     if with_results:
         from fervid.engine.report import build_results
 

@@ -3,7 +3,7 @@
 import csv
 
 import pytest
-from report_fixtures import assert_png, make_run
+from report_fixtures import FOLDS, assert_png, make_run
 
 from fervid.cli import main
 from fervid.engine.compare import compare_runs
@@ -70,3 +70,60 @@ def test_compare_warns_when_preprocessing_differs(tmp_path):
     assert "**Warning**: the runs' data were prepared differently" in md and "detector" in md
     compare_runs([a, make_run(tmp_path / "c", model="tsm", with_results=True)], tmp_path / "same.md")
     assert "prepared differently" not in (tmp_path / "same.md").read_text()
+
+
+PERFECT = {i: {**f, "cm": [[sum(row) if r == c else 0 for c in range(3)] for r, row in enumerate(f["cm"])],
+               "accuracy": 1.0, "uar": 1.0, "macro_f1": 1.0} for i, f in FOLDS.items()}
+
+
+def test_paired_tests_against_the_best_run_in_table_and_csv(tmp_path, capsys):
+    a = make_run(tmp_path / "a", model="c3d", predictions=True, with_results=True)
+    best = make_run(tmp_path / "best", model="tsm", fold_data=PERFECT, predictions=True, with_results=True)
+    other = make_run(tmp_path / "other", model="vivit", preprocess={"detector": "none"}, predictions=True,
+                     with_results=True)
+    out = tmp_path / "t.md"
+    assert main(["compare", str(a), str(best), str(other), "--out", str(out)]) == 0
+    md = out.read_text()
+    lines = md.splitlines()
+    assert lines[0].endswith("| Δ accuracy [95 % CI] | Δ UAR [95 % CI] | McNemar p |")
+    # a is wrong on 2 of 9 clips that the best run gets right: b = 2, c = 0, p = 2 * 1/4.
+    assert lines[2].startswith("| c3d |") and lines[2].endswith(" | 0.5 |") and "| -22.2 [" in lines[2]
+    assert lines[3].endswith("| baseline | baseline | – |")
+    assert "Paired against the baseline tsm" in md and "vivit (not tested: preprocessing differs)" in md
+    with open(out.with_suffix(".csv"), newline="") as f:
+        rows = {r["model"]: r for r in csv.DictReader(f)}
+    assert rows["c3d"]["baseline"] == "tsm" and float(rows["c3d"]["mcnemar_p"]) == 0.5
+    assert (int(rows["c3d"]["mcnemar_b"]), int(rows["c3d"]["mcnemar_c"]), int(rows["c3d"]["paired_clips"])) == (2, 0, 9)
+    assert float(rows["c3d"]["accuracy_diff_pct"]) == pytest.approx(-200 / 9, abs=1e-3)  # CSV: 3 decimals
+    low, high = float(rows["c3d"]["accuracy_diff_low_pct"]), float(rows["c3d"]["accuracy_diff_high_pct"])
+    assert low <= -22.222 <= high <= 0
+    assert rows["vivit"]["mcnemar_p"] == "" and rows["vivit"]["paired_note"] == "not tested: preprocessing differs"
+    again = compare_runs([a, best, other])  # seeded: the same interval every time
+    assert again[0]["accuracy_diff_low"] * 100 == pytest.approx(low, abs=1e-3)
+    rows = compare_runs([a, best], baseline=a)
+    assert rows[0]["paired_note"] == "baseline" and rows[1]["mcnemar_p"] == 0.5 and rows[1]["accuracy_diff"] > 0
+    with pytest.raises(FervidError, match="--baseline .* not one of the runs"):
+        compare_runs([a, best], baseline=other)
+    capsys.readouterr()
+
+
+def _table(seeds, clips, wrong=()):
+    return ["x", "y"], {(s, c): {"label": "x", "predicted": "y" if (s, c) in wrong else "x"} for s in seeds for c in clips}
+
+
+def test_pairing_by_seed_and_clip_and_what_is_not_tested():
+    from fervid.engine.paired import paired_comparison
+
+    res = {"classes": ["x", "y"], "split": {"rule": "id", "k": 2, "test_subjects_sha1": "abc"}, "prepared": None}
+    clips = [f"c{i}" for i in range(12)]
+    base = _table([0, 1, 2], clips)
+    worse = _table([0, 1], clips, wrong={(0, "c1"), (0, "c2"), (1, "c1")})
+    t = paired_comparison(res, res, base, worse, resamples=100)
+    assert t["tested"] and t["seeds"] == [0, 1] and t["n_clips"] == 12  # seed 2 is the base run's alone
+    assert (t["b"], t["c"]) == (3, 0) and t["mcnemar_p_per_seed"] == {"0": 0.5, "1": 1.0} and t["mcnemar_p"] == 1.0
+    assert t["accuracy_diff"][0] == pytest.approx(-3 / 24)
+    assert paired_comparison(res, res, base, _table([5], clips))["reason"] == "no seed in common (seeds 0, 1, 2 vs seeds 5)"
+    assert "scored clips differ" in paired_comparison(res, res, base, _table([0], clips[:-1]))["reason"]
+    other_folds = {**res, "split": {**res["split"], "test_subjects_sha1": "def"}}
+    assert paired_comparison(res, other_folds, base, base)["reason"] == "test folds differ"
+    assert "no per-clip predictions" in paired_comparison(res, res, base, (None, {}))["reason"]
