@@ -98,3 +98,57 @@ def test_lightning_floor_has_what_resume_relies_on():
     floors = [Version(s.version) for s in req.specifier if s.operator == ">="]
     assert floors and min(floors) >= Version("2.6.0"), req
     assert "weights_only" in inspect.signature(L.Trainer.fit).parameters
+
+
+def test_multi_seed_study_layout_summary_and_resume_after_a_crash(tmp_path, monkeypatch):
+    """protocol.seeds [0, 1]: seed_S/fold_XX folders, the same test folds for every seed, the mean
+    over seeds with the std across seeds; a run that dies mid-epoch in seed 1 resumes (in
+    process, from its mid-epoch last.ckpt) to exactly the uninterrupted run's results."""
+    import lightning as L
+    import pytest
+
+    from fervid.engine import fit
+    from fervid.engine.config import load_config
+
+    make_prepared(tmp_path / "data", subjects=6)
+    (tmp_path / "cfg.yaml").write_text("dataset: tiny\nmodel: {name: c3d}\n")
+    config = lambda: load_config(tmp_path / "cfg.yaml", [  # noqa: E731
+        *SETTINGS, f"data.path={tmp_path / 'data'}", "protocol.folds=2", "epochs=1", "protocol.seeds=[0, 1]",
+        "protocol.val_subjects=0.34"])
+    full = fit.train_run(config(), tmp_path / "full")
+    doc = json.loads((tmp_path / "full" / "folds.json").read_text())
+    assert doc["seeds"] == [0, 1] and [(f["seed"], f["fold"]) for f in doc["folds"]] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert [f["test_subjects"] for f in doc["folds"][:2]] == [f["test_subjects"] for f in doc["folds"][2:]]
+    assert sorted(p.relative_to(tmp_path / "full").as_posix() for p in (tmp_path / "full").glob("seed_*/fold_*")) == [
+        "seed_0/fold_00", "seed_0/fold_01", "seed_1/fold_00", "seed_1/fold_01"]
+    assert not list((tmp_path / "full").glob("fold_*"))
+    assert [p["seed"] for p in full["per_seed"]] == [0, 1] and full["n_folds"] == 4
+    seed_means = [p["mean"]["accuracy"] for p in full["per_seed"]]
+    assert full["mean"]["accuracy"] == pytest.approx(sum(seed_means) / 2)
+    assert full["std_seeds"]["accuracy"] == pytest.approx(abs(seed_means[0] - seed_means[1]) / 2 ** 0.5)
+    assert "mean over 2 seeds" in (tmp_path / "full" / "report.md").read_text()
+
+    class Crash(L.Callback):
+        def __init__(self, fdir):
+            self.fdir = fdir
+
+        def on_train_batch_end(self, trainer, *args):
+            if self.fdir.as_posix().endswith("seed_1/fold_00") and trainer.global_step == 3:
+                raise RuntimeError("simulated crash")
+
+    make_trainer = fit.make_trainer
+    monkeypatch.setattr(fit, "make_trainer", lambda c, fdir, cbs: make_trainer(c, fdir, [*cbs, Crash(fdir)]))
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        fit.train_run(config(), tmp_path / "crashed")
+    assert (tmp_path / "crashed" / "seed_1" / "fold_00" / "last.ckpt").is_file()
+    monkeypatch.setattr(fit, "make_trainer", make_trainer)
+    said = []
+    resumed = fit.train_run(config(), tmp_path / "crashed", resume=True, log=said.append)
+    assert "seed 0 fold 1: finished earlier, skipped" in said and any("(resuming)" in s for s in said)
+    for seed in (0, 1):
+        for fold in (0, 1):
+            a, b = (json.loads((tmp_path / run / f"seed_{seed}" / f"fold_{fold:02d}" / "result.json").read_text())
+                    for run in ("full", "crashed"))
+            assert {k: v for k, v in a.items() if k != "train_time_s"} == {k: v for k, v in b.items()
+                                                                          if k != "train_time_s"}
+    assert (resumed["mean"], resumed["std"], resumed["std_seeds"]) == (full["mean"], full["std"], full["std_seeds"])

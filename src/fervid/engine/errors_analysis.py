@@ -94,35 +94,37 @@ def strip_name(clip_id: str) -> str:
 
 
 def write_error_strips(prepared_dir: str | os.PathLike, clips: list[dict], out_dir: str | os.PathLike, *,
-                       frames: int = 5) -> dict[str, str]:
+                       frames: int = 5, height: int = 112) -> dict[str, str]:
     """One PNG per clip of ``clips`` (``error_analysis()["hardest"]`` entries) in ``out_dir``:
-    ``frames`` face-crop frames spread evenly over the prepared clip, titled with the true and
-    the wrong predicted classes. Returns ``{clip_id: file name}`` for the strips written; clips
-    whose prepared file is gone are left out (the caller says so)."""
+    ``frames`` face-crop frames spread evenly over the prepared clip, side by side, each scaled
+    to ``height`` pixels. Returns ``{clip_id: file name}`` for the strips written; clips whose
+    prepared file is gone are left out (the caller says so).
+
+    Drawn with OpenCV, not matplotlib: a report writes a dozen of them, and a matplotlib figure
+    each cost about as much as the rest of the report.
+    """
+    import cv2
     import numpy as np
 
+    from fervid.checkpoint import atomic_write_bytes
     from fervid.data import read_manifest
-    from fervid.engine.plots import _figure, _save
 
     files = {r.clip_id: Path(prepared_dir) / (r.file or f"clips/{r.clip_id}.npy") for r in read_manifest(prepared_dir)}
     written = {}
     for clip in clips:
-        path = files.get(clip["clip_id"])
         try:
-            arr = np.load(path, mmap_mode="r", allow_pickle=False)  # (T, H, W, 3) uint8
-        except (OSError, ValueError, TypeError):
+            arr = np.load(files[clip["clip_id"]], mmap_mode="r", allow_pickle=False)  # (T, H, W, 3) uint8 RGB
+        except (KeyError, OSError, ValueError):
             continue
         idx = np.unique(np.linspace(0, arr.shape[0] - 1, min(frames, arr.shape[0])).round().astype(int))
-        fig = _figure(1.25 * len(idx) + 0.2, 1.75)
-        for j, t in enumerate(idx):
-            ax = fig.add_subplot(1, len(idx), j + 1)
-            ax.imshow(np.asarray(arr[t]))
-            ax.set_axis_off()
-            ax.set_title(f"frame {t}", fontsize=7)
-        wrong = ", ".join(f"{c} ×{n}" for c, n in sorted(clip["predicted_as"].items(), key=lambda kv: -kv[1]))
-        fig.suptitle(f"{clip['clip_id']}: {clip['label']}, predicted {wrong} "
-                     f"({clip['wrong']}/{clip['scored']} wrong)", fontsize=8)
-        name = strip_name(clip["clip_id"])
-        _save(fig, Path(out_dir) / name)
-        written[clip["clip_id"]] = name
+        width = max(1, round(arr.shape[2] * height / arr.shape[1]))
+        gap = np.full((height, 4, 3), 255, dtype=np.uint8)
+        tiles = [cv2.resize(np.ascontiguousarray(arr[t]), (width, height), interpolation=cv2.INTER_NEAREST)
+                 for t in idx]
+        strip = np.concatenate([part for tile in tiles for part in (tile, gap)][:-1], axis=1)
+        ok, png = cv2.imencode(".png", cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
+        if ok:
+            name = strip_name(clip["clip_id"])
+            atomic_write_bytes(Path(out_dir) / name, png.tobytes())
+            written[clip["clip_id"]] = name
     return written
