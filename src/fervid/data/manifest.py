@@ -6,7 +6,8 @@ This is the contract between ``fervid prepare`` (writer) and training/evaluation
   "size", "preprocess": {...}, "source", "options"}``.
 - ``manifest.csv``: one row per clip, columns :data:`MANIFEST_COLUMNS`; ``label`` is a
   canonical class name from ``meta.json``'s ``classes``; ``fold`` is empty unless the dataset
-  ships official folds (DFEW's five, a CSV column); ``file`` is relative to the directory.
+  ships official folds (DFEW's five, a CSV column) or a ``train``/``test`` split (FERV39k's);
+  ``file`` is relative to the directory.
 - ``clips/<clip_id>.npy``: ``uint8`` array ``(T, H, W, 3)``, RGB, face-cropped.
 - ``skipped.csv``: ``item,reason`` for everything that was not turned into a clip.
 """
