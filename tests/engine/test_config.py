@@ -98,3 +98,21 @@ def test_optimiser_choice_reaches_the_module(name, kind):
     assert (decay["weight_decay"], no_decay["weight_decay"]) == (0.01, 0.0)
     if kind is torch.optim.SGD:
         assert optimizer.defaults["momentum"] == 0.9 and optimizer.defaults["nesterov"]
+
+
+def test_config_of_an_older_run_reads_new_keys_as_their_defaults():
+    from fervid.engine.config import DEFAULTS, with_defaults
+
+    old = {"seed": 3, "protocol": {"folds": 10, "rule": "id", "val_subjects": 0.1}, "model": {"kwargs": {"a": 1}}}
+    filled = with_defaults(old)
+    assert filled["protocol"] == {**DEFAULTS["protocol"], "folds": 10, "rule": "id"}  # seeds, test views: defaults
+    assert filled["seed"] == 3 and filled["model"] == {**DEFAULTS["model"], "kwargs": {"a": 1}}
+    assert old["protocol"] == {"folds": 10, "rule": "id", "val_subjects": 0.1}  # not modified
+
+
+def test_protocol_keys_are_checked():
+    for bad in ("protocol.seeds=[1, 1]", "protocol.seeds=[-1]", "protocol.seeds=[a]", "protocol.test_crops=2",
+                "protocol.test_views=0", "protocol.rule=clips"):
+        with pytest.raises(FervidError, match="protocol"):
+            load_config("synth/c3d", [bad])
+    assert load_config("synth/c3d", ["protocol.seeds=4"])["protocol"]["seeds"] == [4]

@@ -233,6 +233,18 @@ def _protocol(p: dict, where: str) -> None:
     p["seeds"] = seeds
 
 
+def with_defaults(config: dict, defaults: dict = DEFAULTS) -> dict:
+    """``config`` with keys it lacks taken from ``defaults``: a run's config.yaml written before
+    a key existed (e.g. ``protocol.seeds``) reads as that key's default, which is what ran."""
+    out = dict(config)
+    for key, value in defaults.items():
+        if key not in out:
+            out[key] = copy.deepcopy(value)
+        elif isinstance(value, dict) and isinstance(out[key], dict):
+            out[key] = with_defaults(out[key], value)
+    return out
+
+
 def dump_config(config: dict) -> str:
     import yaml
 

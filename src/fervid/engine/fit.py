@@ -60,11 +60,11 @@ def prepare_run_dir(run_dir: Path, config: dict, folds_doc: dict) -> None:
     """Write config.yaml and folds.json, or check that an existing run has the same ones."""
     import yaml
 
-    from fervid.engine.config import dump_config
+    from fervid.engine.config import dump_config, with_defaults
 
     cfg_path, folds_path = run_dir / "config.yaml", run_dir / "folds.json"
     if cfg_path.is_file():
-        old = yaml.safe_load(cfg_path.read_text()) or {}
+        old = with_defaults(yaml.safe_load(cfg_path.read_text()) or {})
         diff = _differences(old, config)
         if diff:
             raise FervidError(
