@@ -100,8 +100,8 @@ def check_fold(path: Path, result: dict, seed: int | None, doc: dict) -> None:
         raise _mismatch(path, "seed", want_seed, f"seeds {seeds}")
     entry = next((e for e in fold_entries(doc) if e["fold"] == int(result["fold"]) and e["seed"] == want_seed), None)
     if entry is None:
-        raise FervidError(f"{path.parent.parent / 'folds.json'}: lists no fold {result['fold']} "
-                          f"(seed {want_seed}), yet {path} has it")
+        raise FervidError(f"{path}: fold {result['fold']} of seed {want_seed}, which folds.json does not list; "
+                          "this fold comes from another run")
     want = {"seed": want_seed, "rule": doc.get("rule"), "test subjects": subjects_sha1(entry["test_subjects"])}
     got = {"seed": result.get("seed"), "rule": result.get("rule"), "test subjects": result.get("test_subjects_sha1")}
     meta = read_checkpoint_meta(path.parent / "model.safetensors")
