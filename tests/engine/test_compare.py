@@ -20,8 +20,8 @@ def test_compare_two_runs_writes_markdown_csv_png(tmp_path, capsys):
     assert md in printed
     lines = md.splitlines()
     assert lines[0].startswith("| model | dataset | protocol | folds | accuracy (%) | UAR (%)")
-    assert lines[2].startswith("| c3d | synth | 3-fold subject-independent | 3/3 | 75.0 ± 25.0 | 77.8 ± 25.5 |")
-    assert lines[3].startswith("| tsm | synth | 3-fold subject-independent | 2/3 | 87.5 ± 17.7 | 91.7 ± 11.8 |")
+    assert lines[2].startswith("| c3d | synth | 3-fold subject-independent, rule id | 3/3 | 75.0 ± 25.0 | 77.8 ± 25.5 |")
+    assert lines[3].startswith("| tsm | synth | 3-fold subject-independent, rule id | 2/3 | 87.5 ± 17.7 | 91.7 ± 11.8 |")
     assert "Incomplete runs (mean over the folds present only): tsm." in md
     with open(out.with_suffix(".csv"), newline="") as f:
         rows = list(csv.DictReader(f))

@@ -69,8 +69,12 @@ def _check_comparable(results: list[dict], run_dirs: list[Path]) -> None:
 
 def _row(r: dict, run_dir: Path) -> dict:
     seeds = r.get("seeds") or [r.get("seed")]
+    split = r.get("split") or {}
+    views = r.get("test_views") or 1
+    protocol = r["protocol"] + (f", rule {split['rule']}" if split.get("rule") else "") + (
+        f", {views} test views" if views > 1 else "")
     row = {
-        "model": r["model"], "dataset": r["dataset"], "protocol": r["protocol"],
+        "model": r["model"], "dataset": r["dataset"], "protocol": protocol,
         "folds": f"{r['n_folds']}/{r['n_folds_expected']}", "complete": bool(r["complete"]),
         "seeds": " ".join(map(str, seeds)), "n_seeds": len(seeds),
         "params_m": r["params"] / 1e6 if r.get("params") is not None else None,
