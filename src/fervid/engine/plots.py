@@ -57,7 +57,7 @@ def plot_confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], path
     _save(fig, path)
 
 
-def plot_fold_bars(folds: Sequence[Mapping], mean: Mapping, path, *, title: str) -> None:
+def plot_fold_bars(folds: Sequence[Mapping], mean: Mapping, path, *, title: str, xlabel: str = "fold") -> None:
     """Accuracy and UAR per fold, with the mean over folds as dashed lines."""
     labels = [str(f["fold"]) for f in folds]
     x = range(len(folds))
@@ -67,7 +67,7 @@ def plot_fold_bars(folds: Sequence[Mapping], mean: Mapping, path, *, title: str)
         ax.bar([i + (k - 0.5) * 0.38 for i in x], [f[key] * 100 for f in folds], 0.38, label=name, color=color)
         ax.axhline(mean[key] * 100, color=color, linestyle="--", linewidth=1, label=f"mean {name}")
     ax.set_xticks(list(x), labels)
-    ax.set_xlabel("fold")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("%")
     ax.set_ylim(0, 100)
     ax.set_title(title)

@@ -354,7 +354,7 @@ def write_report(run_dir: str | os.PathLike) -> dict:
     plots.plot_confusion(results["confusion_matrix_sum"], results["classes"], run_dir / PLOTS["confusion"],
                          title=f"{title}\nsummed confusion, % of true class")
     plots.plot_fold_bars([{**f, "fold": _label(f, multi)} for f in results["folds"]], results["mean"],
-                         run_dir / PLOTS["folds"], title=title)
+                         run_dir / PLOTS["folds"], title=title, xlabel="seed/fold" if multi else "fold")
     made = {"confusion": PLOTS["confusion"], "folds": PLOTS["folds"]}
     histories = {_label(f, multi): f.get("history") or [] for f in folds}
     if plots.plot_curves(histories, run_dir / PLOTS["curves"], title=f"{title}: training curves"):
