@@ -49,7 +49,9 @@ def test_imagenet_mobilenet_checkpoint_loads_into_the_frame_encoder(tmp_path):
     model = create_model("cnn_lstm", num_classes=6, pretrained=str(path))
     report = model.load_report
     assert report.fresh == ["attention.", "lstm."]
-    assert {k for k in report.replaced_head} == {"head.weight", "head.bias"}
+    assert not report.replaced_head and set(report.new_head) == {"head.weight", "head.bias"}
+    assert "no head in the source: new head: head.weight, head.bias" in str(report)
+    assert "class count differs" not in str(report)
     assert any("classifier.0.weight" in n and "classifier.3.bias" in n for n in report.notes)
     assert report.loaded == sum(1 for k in mnet.state_dict() if k.startswith("features."))
     assert torch.equal(model.features[16][0].weight, mnet.features[16][0].weight)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fervid.errors import PretrainedMismatchError
+from fervid.errors import FervidError, PretrainedMismatchError
 from fervid.models import create_model
 
 transformers = pytest.importorskip("transformers")
@@ -67,8 +67,9 @@ def test_hugging_face_weights_file_alone_and_base_model(tmp_path):
     _hf_model(tmp_path / "base", with_head=False)  # TimesformerModel: no classifier
     model = create_model("timesformer", num_classes=5, num_frames=4, image_size=32,
                          pretrained=str(tmp_path / "base"), **TINY)
-    assert sorted(model.load_report.replaced_head) == ["head.bias", "head.weight"]
-    assert "no classifier" in str(model.load_report)
+    assert model.load_report.replaced_head == [] and model.load_report.fresh == []
+    assert sorted(model.load_report.new_head) == ["head.bias", "head.weight"]
+    assert "no head in the source: new head" in str(model.load_report)
 
 
 def _official(state: dict) -> dict:
@@ -141,9 +142,13 @@ def test_init_std_sets_the_linear_weights_and_keeps_temporal_fc_at_zero(init_std
     assert not any(blk.temporal_fc.weight.any() for blk in model.blocks)
 
 
-def test_input_of_another_size_is_refused():
-    with pytest.raises(ValueError, match="built for 4 frames of 32x32"):
+def test_input_of_another_size_and_bad_sizes_are_fervid_errors():
+    with pytest.raises(FervidError, match="built for 4 frames of 32x32"):
         _tiny()(torch.randn(1, 3, 2, 32, 32))
+    with pytest.raises(FervidError, match="image_size 30 is not a multiple of patch_size 8"):
+        _tiny(image_size=30)
+    with pytest.raises(FervidError, match="embed_dim 64 is not divisible by num_heads 5"):
+        _tiny(num_heads=5)
 
 
 def test_parameter_count_of_timesformer_b():

@@ -16,7 +16,8 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("config", metavar="CONFIG", help="YAML file or packaged config name")
     p.add_argument("--data", metavar="PREPARED", help="prepared dataset directory (data.path)")
-    p.add_argument("--model", metavar="NAME", help="model name (model.name; kwargs reset to the builder's defaults)")
+    p.add_argument("--model", metavar="NAME",
+                   help="model name (model.name; kwargs reset to the builder's defaults, pretrained to none)")
     p.add_argument("--folds", type=int, metavar="K", help="number of folds (protocol.folds)")
     p.add_argument("--fold", type=int, action="append", metavar="I",
                    help="run only fold I (repeatable); `fervid report RUN` merges folds run elsewhere")
@@ -42,6 +43,8 @@ def resolve(args: argparse.Namespace) -> dict:
             overrides.append(f"{key}={flag}")
     if args.model:
         overrides += [f"model.name={args.model}", "model.kwargs={}"]
+        if not any(o.startswith("model.pretrained=") for o in args.overrides):  # named weights are per model
+            overrides.append("model.pretrained=null")
     config = load_config(args.config, overrides)
     if config["data"]["path"]:
         config["data"]["path"] = os.path.abspath(config["data"]["path"])
@@ -49,12 +52,17 @@ def resolve(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
     from pathlib import Path
 
     from fervid.engine.fit import train_run
+    from fervid.models import from_scratch_warning
 
     config = resolve(args)
     main = int(os.environ.get("RANK", "0")) == 0
+    m = config["model"]
+    if main and (warning := from_scratch_warning(m["name"], m["kwargs"], m["pretrained"])):
+        print(warning, file=sys.stderr)
     run_dir = Path(args.run_dir or Path("runs") / f"{config['dataset'] or 'data'}-{config['model']['name']}")
     results = train_run(config, run_dir, folds=args.fold, resume=args.resume,
                         log=print if main else (lambda s: None))
