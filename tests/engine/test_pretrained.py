@@ -48,7 +48,8 @@ def test_train_starts_offline_from_cached_named_weights_and_keeps_their_normalis
 
     argv = _setup(tmp_path, monkeypatch, staged=True)
     assert main(argv) == 0
-    assert "from scratch" not in capsys.readouterr().err
+    out = capsys.readouterr()
+    assert "from scratch" not in out.err and out.out.startswith("c3d: starting from c3d/tiny (https://weights.invalid/")
     _, meta = read_checkpoint(tmp_path / "run" / "fold_00" / "model.safetensors")
     assert (tuple(meta.mean), tuple(meta.std)) == (MEAN, STD)  # what predict and evaluate will apply
 

@@ -56,12 +56,18 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from fervid.engine.fit import train_run
-    from fervid.models import from_scratch_warning
+    from fervid.models import from_scratch_warning, get_model_info
+    from fervid.models.hub import resolve as resolve_weights
 
     config = resolve(args)
     main = int(os.environ.get("RANK", "0")) == 0
-    m = config["model"]
-    if main and (warning := from_scratch_warning(m["name"], m["kwargs"], m["pretrained"])):
+    model = config["model"]
+    get_model_info(model["name"])  # an unknown model is the first thing to say
+    if model["pretrained"] is not None:  # found or fetched now: a missing file stops the run before it starts
+        start = resolve_weights(str(model["pretrained"]), model["name"])
+        if main:
+            print(f"{model['name']}: starting from {start.label}")
+    elif main and (warning := from_scratch_warning(model["name"], model["kwargs"], None)):
         print(warning, file=sys.stderr)
     run_dir = Path(args.run_dir or Path("runs") / f"{config['dataset'] or 'data'}-{config['model']['name']}")
     results = train_run(config, run_dir, folds=args.fold, resume=args.resume,
