@@ -62,3 +62,10 @@ def test_mobilenet_small_checkpoint_is_rejected_naming_keys(tmp_path):
     torch.save(mobilenet_v3_small().state_dict(), path)
     with pytest.raises(PretrainedMismatchError, match=r"features\.\d+\."):
         create_model("cnn_lstm", num_classes=6, pretrained=str(path))
+
+
+def test_sizes_torch_refuses_are_one_line_fervid_errors():
+    from fervid.errors import FervidError
+
+    with pytest.raises(FervidError, match="^cnn_lstm: hidden_size must be greater than zero"):
+        create_model("cnn_lstm", num_classes=3, **{**TINY, "hidden": 0})

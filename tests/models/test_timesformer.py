@@ -160,3 +160,26 @@ def test_parameter_count_of_timesformer_b():
         six = create_model("timesformer", num_classes=6)
     assert sum(p.numel() for p in k400.parameters()) == 121_566_352
     assert sum(p.numel() for p in six.parameters()) == 121_566_352 - (400 - 6) * (768 + 1)
+
+
+def test_the_registered_kinetics_weights_load_from_the_hugging_face_cache_offline(tmp_path, monkeypatch):
+    # A tiny stand-in staged under the real repo id and file names (config.json + pytorch_model.bin),
+    # laid out as huggingface_hub caches it; HF_HUB_OFFLINE=1: nothing but the cache is read.
+    import io
+
+    from hub_fixtures import hf_repo_in_cache, use_caches
+
+    _, hf_hub = use_caches(monkeypatch, tmp_path / "cache", offline=True)
+    hf = _hf_model(tmp_path / "saved")
+    buf = io.BytesIO()
+    torch.save(hf.state_dict(), buf)
+    hf_repo_in_cache(hf_hub, "facebook/timesformer-base-finetuned-k400",
+                     {"config.json": (tmp_path / "saved" / "config.json").read_bytes(), "pytorch_model.bin": buf.getvalue()},
+                     lfs=("pytorch_model.bin",))
+    model = _tiny(pretrained="kinetics400")
+    report = model.load_report
+    assert report.source == "timesformer/kinetics400 (hf:facebook/timesformer-base-finetuned-k400)"
+    assert (report.mean, report.std) == ((0.45,) * 3, (0.225,) * 3)
+    clip = torch.randn(1, 3, 4, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model(clip), hf(pixel_values=clip.transpose(1, 2)).logits, atol=1e-4, rtol=0)

@@ -151,3 +151,14 @@ def test_spatial_encoder_matches_a_timm_vit_reported_as_timm(tmp_path):
     with torch.no_grad():
         expected = vit.forward_head(vit.forward_features(images), pre_logits=True)  # the normalised CLS
         torch.testing.assert_close(model.spatial(images), expected, atol=1e-5, rtol=0)
+
+
+def test_bad_sizes_are_one_line_fervid_errors():
+    from fervid.errors import FervidError
+
+    with pytest.raises(FervidError, match="vivit: image_size 30 is not a multiple of patch_size 8"):
+        _tiny(image_size=30)
+    with pytest.raises(FervidError, match="embed_dim 64 is not divisible by num_heads 5"):
+        _tiny(temporal_heads=5)
+    with pytest.raises(FervidError, match="vivit was built for 4 frames of 32x32"):
+        _tiny()(torch.randn(1, 3, 3, 32, 32))
