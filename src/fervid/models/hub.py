@@ -55,6 +55,12 @@ class Url:
     def cache_name(self) -> str:
         return self.file_name or self.url.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
 
+    @property
+    def name_hash(self) -> str | None:
+        """The SHA-256 prefix in a torchvision-style file name (``resnet50-0676ba61.pth``), if any."""
+        m = _HEX_IN_NAME.search(self.cache_name)
+        return m.group(1) if m else None
+
     def __str__(self) -> str:
         return self.url
 
@@ -109,11 +115,10 @@ def from_torchvision(enum_member, *, model: str, name: str, description: str, li
     """A :class:`Weights` from a torchvision weights enum member: its URL, file name (with the hash
     prefix), preprocessing and file size, so none of it is typed twice."""
     source = Url(enum_member.url)
-    m = _HEX_IN_NAME.search(source.cache_name)
     t = enum_member.transforms()
     return Weights(
         model=model, name=name, description=description, source=source, licence=licence,
-        sha256=m.group(1) if m else None, size=round(enum_member.meta["_file_size"] * 2**20),
+        sha256=source.name_hash, size=round(enum_member.meta["_file_size"] * 2**20),
         mean=tuple(t.mean), std=tuple(t.std), image_size=int(t.crop_size[0]), num_frames=num_frames,
     )
 
@@ -192,6 +197,7 @@ def _download_hint(what: str) -> str:
 
 
 def _url_file(src: Url, sha256: str | None, *, download: bool) -> Path:
+    sha256 = sha256 or src.name_hash  # as torch.hub's check_hash does
     dst = torch_hub_checkpoints() / src.cache_name
     if dst.is_file():
         return dst
@@ -352,8 +358,7 @@ def resolve(spec: str, model: str) -> Resolved:
     if spec.startswith("hf:"):
         return Resolved(fetch(parse_hf(spec)), spec)
     if spec.startswith(("https://", "http://")):
-        m = _HEX_IN_NAME.search(Url(spec).cache_name)
-        return Resolved(fetch(Url(spec), sha256=m.group(1) if m else None), spec)
+        return Resolved(fetch(Url(spec)), spec)
     path = Path(spec).expanduser()
     if path.exists():
         return Resolved(path, str(path))
