@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "fervid.engine.demo_cli",
     "fervid.inference.cli",
     "fervid.models.cli",
+    "fervid.models.weights_cli",
 )
 
 

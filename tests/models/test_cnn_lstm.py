@@ -49,7 +49,9 @@ def test_imagenet_mobilenet_checkpoint_loads_into_the_frame_encoder(tmp_path):
     model = create_model("cnn_lstm", num_classes=6, pretrained=str(path))
     report = model.load_report
     assert report.fresh == ["attention.", "lstm."]
-    assert {k for k in report.replaced_head} == {"head.weight", "head.bias"}
+    assert not report.replaced_head and set(report.new_head) == {"head.weight", "head.bias"}
+    assert "no head in the source: new head: head.weight, head.bias" in str(report)
+    assert "class count differs" not in str(report)
     assert any("classifier.0.weight" in n and "classifier.3.bias" in n for n in report.notes)
     assert report.loaded == sum(1 for k in mnet.state_dict() if k.startswith("features."))
     assert torch.equal(model.features[16][0].weight, mnet.features[16][0].weight)
@@ -60,3 +62,10 @@ def test_mobilenet_small_checkpoint_is_rejected_naming_keys(tmp_path):
     torch.save(mobilenet_v3_small().state_dict(), path)
     with pytest.raises(PretrainedMismatchError, match=r"features\.\d+\."):
         create_model("cnn_lstm", num_classes=6, pretrained=str(path))
+
+
+def test_sizes_torch_refuses_are_one_line_fervid_errors():
+    from fervid.errors import FervidError
+
+    with pytest.raises(FervidError, match="^cnn_lstm: hidden_size must be greater than zero"):
+        create_model("cnn_lstm", num_classes=3, **{**TINY, "hidden": 0})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fervid.errors import PretrainedMismatchError
+from fervid.errors import FervidError, PretrainedMismatchError
 from fervid.models import create_model
 
 transformers = pytest.importorskip("transformers")
@@ -67,8 +67,9 @@ def test_hugging_face_weights_file_alone_and_base_model(tmp_path):
     _hf_model(tmp_path / "base", with_head=False)  # TimesformerModel: no classifier
     model = create_model("timesformer", num_classes=5, num_frames=4, image_size=32,
                          pretrained=str(tmp_path / "base"), **TINY)
-    assert sorted(model.load_report.replaced_head) == ["head.bias", "head.weight"]
-    assert "no classifier" in str(model.load_report)
+    assert model.load_report.replaced_head == [] and model.load_report.fresh == []
+    assert sorted(model.load_report.new_head) == ["head.bias", "head.weight"]
+    assert "no head in the source: new head" in str(model.load_report)
 
 
 def _official(state: dict) -> dict:
@@ -141,9 +142,13 @@ def test_init_std_sets_the_linear_weights_and_keeps_temporal_fc_at_zero(init_std
     assert not any(blk.temporal_fc.weight.any() for blk in model.blocks)
 
 
-def test_input_of_another_size_is_refused():
-    with pytest.raises(ValueError, match="built for 4 frames of 32x32"):
+def test_input_of_another_size_and_bad_sizes_are_fervid_errors():
+    with pytest.raises(FervidError, match="built for 4 frames of 32x32"):
         _tiny()(torch.randn(1, 3, 2, 32, 32))
+    with pytest.raises(FervidError, match="image_size 30 is not a multiple of patch_size 8"):
+        _tiny(image_size=30)
+    with pytest.raises(FervidError, match="embed_dim 64 is not divisible by num_heads 5"):
+        _tiny(num_heads=5)
 
 
 def test_parameter_count_of_timesformer_b():
@@ -155,3 +160,26 @@ def test_parameter_count_of_timesformer_b():
         six = create_model("timesformer", num_classes=6)
     assert sum(p.numel() for p in k400.parameters()) == 121_566_352
     assert sum(p.numel() for p in six.parameters()) == 121_566_352 - (400 - 6) * (768 + 1)
+
+
+def test_the_registered_kinetics_weights_load_from_the_hugging_face_cache_offline(tmp_path, monkeypatch):
+    # A tiny stand-in staged under the real repo id and file names (config.json + pytorch_model.bin),
+    # laid out as huggingface_hub caches it; HF_HUB_OFFLINE=1: nothing but the cache is read.
+    import io
+
+    from hub_fixtures import hf_repo_in_cache, use_caches
+
+    _, hf_hub = use_caches(monkeypatch, tmp_path / "cache", offline=True)
+    hf = _hf_model(tmp_path / "saved")
+    buf = io.BytesIO()
+    torch.save(hf.state_dict(), buf)
+    hf_repo_in_cache(hf_hub, "facebook/timesformer-base-finetuned-k400",
+                     {"config.json": (tmp_path / "saved" / "config.json").read_bytes(), "pytorch_model.bin": buf.getvalue()},
+                     lfs=("pytorch_model.bin",))
+    model = _tiny(pretrained="kinetics400")
+    report = model.load_report
+    assert report.source == "timesformer/kinetics400 (hf:facebook/timesformer-base-finetuned-k400)"
+    assert (report.mean, report.std) == ((0.45,) * 3, (0.225,) * 3)
+    clip = torch.randn(1, 3, 4, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model(clip), hf(pixel_values=clip.transpose(1, 2)).logits, atol=1e-4, rtol=0)

@@ -1,5 +1,7 @@
 """TSM: the shift itself, where it sits in the ResNet, and ImageNet checkpoints."""
 
+import re
+
 import pytest
 import torch
 import torchvision
@@ -111,3 +113,72 @@ def test_wrong_clip_length_and_depth_are_fervid_errors():
         model(torch.zeros(1, 3, 3, 32, 32))
     with pytest.raises(FervidError, match="depth must be one of"):
         create_model("tsm", depth=101)
+
+
+def _official_layout(tv_state: dict) -> dict:
+    """The official TSM release (mit-han-lab/temporal-shift-module): DataParallel's "module.", the
+    ResNet under "base_model.", shifted convs wrapped as "conv1.net", classifier "new_fc"."""
+    out = {}
+    for k, v in tv_state.items():
+        if k.startswith("fc."):
+            out["module.new_fc." + k[3:]] = v
+        else:
+            out["module.base_model." + re.sub(r"^(layer\d\.\d+)\.conv1\.", r"\1.conv1.net.", k)] = v
+    return {"state_dict": out, "epoch": 50, "best_prec1": 74.1}
+
+
+def _mmaction_layout(tv_state: dict) -> dict:
+    """MMAction2's ResNetTSM + TSMHead: ConvModules (conv + bn), the shift wrapping conv1's conv."""
+    rules = [
+        (r"^conv1\.", "backbone.conv1.conv."), (r"^bn1\.", "backbone.conv1.bn."),
+        (r"^(layer\d\.\d+)\.conv1\.", r"backbone.\1.conv1.conv.net."),
+        (r"^(layer\d\.\d+)\.conv(\d)\.", r"backbone.\1.conv\2.conv."),
+        (r"^(layer\d\.\d+)\.bn(\d)\.", r"backbone.\1.conv\2.bn."),
+        (r"^(layer\d\.\d+)\.downsample\.0\.", r"backbone.\1.downsample.conv."),
+        (r"^(layer\d\.\d+)\.downsample\.1\.", r"backbone.\1.downsample.bn."),
+        (r"^fc\.", "cls_head.fc_cls."),
+    ]
+    out = {}
+    for k, v in tv_state.items():
+        for pattern, repl in rules:
+            new, hits = re.subn(pattern, repl, k)
+            if hits:
+                out[new] = v
+                break
+        else:
+            raise AssertionError(f"no MMAction2 name for {k}")
+    return {"meta": {"mmaction2_version": "1.2.0"}, "state_dict": out}
+
+
+def test_official_and_mmaction2_checkpoints_give_the_torchvision_layout_logits(tmp_path):
+    torch.manual_seed(0)
+    resnet = torchvision.models.resnet18(num_classes=5)
+    with torch.no_grad():  # BatchNorm off its init (1, 0, 0, 1), so a swapped bn key would show
+        for m in resnet.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.0), m.bias.uniform_(-0.1, 0.1)
+                m.running_mean.uniform_(-0.1, 0.1), m.running_var.uniform_(0.5, 1.5)
+    state = resnet.state_dict()
+    x = torch.randn(2, 3, 2, 32, 32)
+    logits, reports = [], []
+    for layout, obj in (("tv", state), ("official", _official_layout(state)), ("mmaction2", _mmaction_layout(state))):
+        torch.save(obj, tmp_path / f"{layout}.pth")
+        model = create_model("tsm", num_classes=5, num_frames=2, image_size=32, depth=18,
+                             pretrained=str(tmp_path / f"{layout}.pth")).eval()
+        assert model.load_report.loaded == len(state) and not model.load_report.replaced_head
+        reports.append(str(model.load_report))
+        with torch.no_grad():
+            logits.append(model(x))
+    assert torch.equal(logits[0], logits[1]) and torch.equal(logits[0], logits[2])
+    assert "official TSM checkpoint" in reports[1] and "MMAction2 TSM checkpoint" in reports[2]
+
+
+def test_resnet50_layouts_map_onto_every_torchvision_key():
+    # Bottlenecks add conv3/bn3 and the study's TSM is R50: the renaming alone, on meta tensors.
+    from fervid.models.tsm import convert_tsm
+
+    with torch.device("meta"):
+        state = torchvision.models.resnet50(num_classes=400).state_dict()
+    for layout in (_official_layout, _mmaction_layout):
+        converted = convert_tsm(layout(state)["state_dict"], None, {}).state_dict
+        assert list(converted) == list(state) and all(converted[k] is state[k] for k in state)

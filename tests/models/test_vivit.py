@@ -40,7 +40,8 @@ def test_spatial_encoder_matches_torchvision_vit(tmp_path):
     torch.save(vit.state_dict(), path)
     model = _tiny(pretrained=str(path))
     report = model.load_report
-    assert report.fresh == ["head.", "temporal."]
+    assert report.fresh == ["temporal."] and not report.replaced_head
+    assert sorted(report.new_head) == ["head.0.bias", "head.0.weight", "head.3.bias", "head.3.weight"]
     assert "heads.head.weight" in str(report)  # the ImageNet classifier is named as unused
     vit.heads = torch.nn.Identity()  # torchvision's forward then returns the CLS features
     images = torch.randn(3, 3, 32, 32)
@@ -63,7 +64,7 @@ def test_spatial_encoder_matches_hugging_face_vit(tmp_path):
         cls = hf(pixel_values=images).last_hidden_state[:, 0]  # the pooler's input, after the final LayerNorm
     for source in (tmp_path / "saved", tmp_path / "module_names.pt"):
         model = _tiny(pretrained=str(source))
-        assert model.load_report.fresh == ["head.", "temporal."]
+        assert model.load_report.fresh == ["temporal."] and len(model.load_report.new_head) == 4
         assert "pooler.dense.weight" in str(model.load_report)
         with torch.no_grad():
             torch.testing.assert_close(model.spatial(images), cls, atol=1e-4, rtol=0)
@@ -132,3 +133,32 @@ def test_parameter_count_of_vivit_b():
         model = create_model("vivit", num_classes=classes)
     assert sum(p.numel() for p in model.spatial.parameters()) == spatial
     assert sum(p.numel() for p in model.parameters()) == spatial + temporal + head
+
+
+def test_spatial_encoder_matches_a_timm_vit_reported_as_timm(tmp_path):
+    timm = pytest.importorskip("timm")
+    torch.manual_seed(0)
+    vit = timm.models.vision_transformer.VisionTransformer(
+        img_size=32, patch_size=8, embed_dim=64, depth=2, num_heads=4, num_classes=10, global_pool="token").eval()
+    _perturb(vit)
+    path = tmp_path / "timm_vit.pth"
+    torch.save(vit.state_dict(), path)  # cls_token, pos_embed, patch_embed.proj, blocks.N.attn.qkv, norm, head
+    model = _tiny(pretrained=str(path))
+    report = str(model.load_report)
+    assert "timm ViT checkpoint" in report and "Hugging Face" not in report
+    assert "image-classifier weights not used: head.bias, head.weight" in report
+    images = torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        expected = vit.forward_head(vit.forward_features(images), pre_logits=True)  # the normalised CLS
+        torch.testing.assert_close(model.spatial(images), expected, atol=1e-5, rtol=0)
+
+
+def test_bad_sizes_are_one_line_fervid_errors():
+    from fervid.errors import FervidError
+
+    with pytest.raises(FervidError, match="vivit: image_size 30 is not a multiple of patch_size 8"):
+        _tiny(image_size=30)
+    with pytest.raises(FervidError, match="embed_dim 64 is not divisible by num_heads 5"):
+        _tiny(temporal_heads=5)
+    with pytest.raises(FervidError, match="vivit was built for 4 frames of 32x32"):
+        _tiny()(torch.randn(1, 3, 3, 32, 32))

@@ -103,3 +103,41 @@ def test_model_info_holds_what_the_loader_needs():
         info = get_model_info(name)
         assert info.head and all(p.endswith(".") for p in info.head)
         assert len(info.mean) == len(info.std) == 3
+
+
+def test_a_source_without_a_head_gets_a_new_head_not_a_class_count_story():
+    state = {k: v for k, v in _c3d().state_dict().items() if not k.startswith("head.")}
+    report = load_converted(_c3d(), Converted(state, fresh=("head.", "fc2.")), head=("head.",), source="src")
+    assert report.new_head == ["head.weight", "head.bias"] and not report.replaced_head
+    assert report.fresh == []  # head keys are the head's, never also "freshly initialised"
+    assert "no head in the source: new head: head.weight, head.bias" in str(report)
+    assert "class count differs" not in str(report)
+
+
+def test_sharded_pytorch_checkpoints_load_from_their_index(tmp_path):
+    source = _c3d()
+    state = source.state_dict()
+    keys = sorted(state)
+    weight_map = {k: f"pytorch_model-0000{1 + i % 2}-of-00002.bin" for i, k in enumerate(keys)}
+    for shard in set(weight_map.values()):
+        torch.save({k: state[k] for k in keys if weight_map[k] == shard}, tmp_path / shard)
+    (tmp_path / "pytorch_model.bin.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    model = create_model("c3d", num_classes=3, pretrained=str(tmp_path), **C3D)  # the directory finds the index
+    assert model.load_report.loaded == len(state) and torch.equal(model.fc1.weight, source.fc1.weight)
+    (tmp_path / "pytorch_model-00002-of-00002.bin").unlink()
+    with pytest.raises(FervidError, match="shard pytorch_model-00002-of-00002.bin is missing"):
+        read_state_dict(tmp_path / "pytorch_model.bin.index.json")
+
+
+def test_the_normalisation_of_local_weights_comes_with_them(tmp_path):
+    model = _c3d()
+    meta = CheckpointMeta(model="c3d", num_classes=3, num_frames=8, image_size=32, classes=list("abc"),
+                          mean=[0.1, 0.2, 0.3], std=[0.3, 0.2, 0.1], model_kwargs={})
+    save_checkpoint(tmp_path / "c3d.safetensors", model, meta)
+    again = create_model("c3d", num_classes=3, pretrained=str(tmp_path / "c3d.safetensors"), **C3D)
+    assert (again.load_report.mean, again.load_report.std) == ((0.1, 0.2, 0.3), (0.3, 0.2, 0.1))
+    torch.save(model.state_dict(), tmp_path / "plain.pth")  # no preprocessing known: the model's default
+    assert create_model("c3d", num_classes=3, pretrained=str(tmp_path / "plain.pth"), **C3D).load_report.mean is None
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps({"image_mean": [0.5] * 3, "image_std": [0.25] * 3}))
+    report = create_model("c3d", num_classes=3, pretrained=str(tmp_path / "plain.pth"), **C3D).load_report
+    assert (report.mean, report.std) == ((0.5,) * 3, (0.25,) * 3)

@@ -18,8 +18,19 @@ from typing import Protocol
 import numpy as np
 
 from fervid.errors import FervidError
+from fervid.models.hub import Url, Weights, fetch_weights, get_weights, register_weights
 
 Box = tuple  # (x, y, w, h, score) in frame pixels
+
+# YuNet by name: `--detector yunet` without a model file fetches this into torch.hub's cache.
+YUNET = "yunet/2023mar"
+register_weights(Weights(
+    model="yunet", name="2023mar", description="YuNet face detector (OpenCV Zoo), run by cv2.FaceDetectorYN",
+    # OpenCV Zoo keeps it in Git LFS; GitHub's raw URL redirects to the LFS file.
+    source=Url("https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/"
+               "face_detection_yunet_2023mar.onnx"),
+    licence="MIT", sha256="8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4", size=232_589,
+))
 
 
 class FaceDetector(Protocol):
@@ -65,15 +76,18 @@ class WholeFrameDetector:
 
 
 class YuNetDetector:
-    """OpenCV's ``FaceDetectorYN`` (YuNet) from a local ONNX model file."""
+    """OpenCV's ``FaceDetectorYN`` (YuNet) from an ONNX model file; without one, the registered
+    :data:`YUNET` weights (downloaded once into torch.hub's cache, SHA-256 checked)."""
 
     name = "yunet"
 
-    def __init__(self, *, model: str, score_threshold: float = 0.7):
+    def __init__(self, *, model: str | None = None, score_threshold: float = 0.7):
         import cv2
 
-        if not model or not Path(model).is_file():
-            raise FervidError(f"{model or '(none)'}: YuNet model file not found (give --detector-model PATH)")
+        if model is None:
+            model = str(fetch_weights(get_weights(YUNET)))
+        elif not Path(model).is_file():
+            raise FervidError(f"{model}: YuNet model file not found (leave out --detector-model to use {YUNET})")
         try:
             self._net = cv2.FaceDetectorYN.create(str(model), "", (320, 320), score_threshold)
         except cv2.error as e:
@@ -173,7 +187,7 @@ class FaceCropper:
 
     Args:
         detector: ``haar`` (default), ``none`` (pre-cropped data: the whole frame is resized),
-            or ``yunet`` (needs ``detector_model``, a local ONNX file).
+            or ``yunet`` (``detector_model``, an ONNX file; ``None``: the registered YuNet weights).
         size: output side in pixels.
         margin: added on every side of the face box, as a fraction of its side.
         align: rotate each crop so the eyes are level (OpenCV's Haar eye cascade).

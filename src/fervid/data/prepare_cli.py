@@ -27,7 +27,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--size", type=int, default=112, help="crop side in pixels (default 112)")
     p.add_argument("--detector", default="haar", choices=["haar", "none", "yunet"],
                    help="face detector: OpenCV Haar cascade (default), none (pre-cropped data), yunet")
-    p.add_argument("--detector-model", metavar="PATH", help="model file for --detector yunet (ONNX)")
+    p.add_argument("--detector-model", metavar="PATH",
+                   help="model file for --detector yunet (ONNX; default: the registered YuNet, downloaded once)")
     p.add_argument("--margin", type=float, default=0.2, help="margin around the face, fraction of its side (0.2)")
     p.add_argument("--align", action="store_true", help="rotate crops so the eyes are level")
     p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1),

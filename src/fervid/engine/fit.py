@@ -46,6 +46,19 @@ def resolve_model_sizes(config: dict) -> None:
     config["data"]["image_size"] = config["data"]["image_size"] or info.image_size
 
 
+def weights_normalisation(info, model):
+    """``info`` with the mean/std of the weights ``model`` started from (its load report), else as is.
+
+    Training, evaluation and the saved checkpoint (so ``predict``) all read ``info.mean/std``.
+    """
+    import dataclasses
+
+    report = getattr(model, "load_report", None)
+    if report is None or report.mean is None:
+        return info
+    return dataclasses.replace(info, mean=tuple(report.mean), std=tuple(report.std))
+
+
 def _differences(a, b, path=()) -> list[str]:
     if isinstance(a, dict) and isinstance(b, dict) and path not in {("model", "kwargs"), ("data", "augment")}:
         out = []
@@ -237,6 +250,7 @@ def train_fold(
     fdir.mkdir(parents=True, exist_ok=True)
     L.seed_everything(derive_seed(seed, "init", fold) % 2**32, workers=True, verbose=False)
     model = build_model(config, len(classes), pretrained=config["model"]["pretrained"])
+    info = weights_normalisation(info, model)
 
     # The sampler needs the world size, the trainer needs the sampler's callback: build in two steps.
     progress = FoldProgress(None, fdir / "last.ckpt", every_n_steps=config["trainer"]["checkpoint_every_n_steps"],

@@ -16,7 +16,8 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("config", metavar="CONFIG", help="YAML file or packaged config name")
     p.add_argument("--data", metavar="PREPARED", help="prepared dataset directory (data.path)")
-    p.add_argument("--model", metavar="NAME", help="model name (model.name; kwargs reset to the builder's defaults)")
+    p.add_argument("--model", metavar="NAME",
+                   help="model name (model.name; kwargs reset to the builder's defaults, pretrained to none)")
     p.add_argument("--folds", type=int, metavar="K",
                    help="number of folds (protocol.folds; default 10, or the data's own official folds)")
     p.add_argument("--seeds", metavar="S,S,...", type=_seeds,
@@ -62,6 +63,8 @@ def resolve(args: argparse.Namespace) -> dict:
         overrides.append(f"protocol.seeds=[{','.join(map(str, args.seeds))}]")
     if args.model:
         overrides += [f"model.name={args.model}", "model.kwargs={}"]
+        if not any(o.startswith("model.pretrained=") for o in args.overrides):  # named weights are per model
+            overrides.append("model.pretrained=null")
     config = load_config(args.config, overrides)
     if config["data"]["path"]:
         config["data"]["path"] = os.path.abspath(config["data"]["path"])
@@ -69,12 +72,23 @@ def resolve(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
     from pathlib import Path
 
     from fervid.engine.fit import train_run
+    from fervid.models import from_scratch_warning, get_model_info
+    from fervid.models.hub import resolve as resolve_weights
 
     config = resolve(args)
     main = int(os.environ.get("RANK", "0")) == 0
+    model = config["model"]
+    get_model_info(model["name"])  # an unknown model is the first thing to say
+    if model["pretrained"] is not None:  # found or fetched now: a missing file stops the run before it starts
+        start = resolve_weights(str(model["pretrained"]), model["name"])
+        if main:
+            print(f"{model['name']}: starting from {start.label}")
+    elif main and (warning := from_scratch_warning(model["name"], model["kwargs"], None)):
+        print(warning, file=sys.stderr)
     run_dir = Path(args.run_dir or Path("runs") / f"{config['dataset'] or 'data'}-{config['model']['name']}")
     results = train_run(config, run_dir, folds=args.fold, resume=args.resume,
                         log=print if main else (lambda s: None))

@@ -3,7 +3,7 @@
 Every model maps ``(B, 3, T, H, W)`` float to logits ``(B, num_classes)``.
 """
 
-__all__ = ["ModelInfo", "create_model", "get_model_info", "list_models", "register_model"]
+__all__ = ["ModelInfo", "create_model", "from_scratch_warning", "get_model_info", "list_models", "register_model"]
 
 
 def __getattr__(name: str):

@@ -13,6 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import StochasticDepth
 
+from fervid.errors import FervidError
+
 LN_EPS = 1e-6  # official TimeSformer, timm and torchvision ViTs
 
 
@@ -42,7 +44,7 @@ class Attention(nn.Module):
                  proj_drop: float = 0.0) -> None:
         super().__init__()
         if dim % num_heads:
-            raise ValueError(f"embed_dim {dim} is not divisible by num_heads {num_heads}")
+            raise FervidError(f"embed_dim {dim} is not divisible by num_heads {num_heads}")
         self.num_heads = num_heads
         self.attn_drop = attn_drop
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)

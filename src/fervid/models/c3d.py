@@ -89,4 +89,5 @@ register_model(
     num_frames=16,
     image_size=112,
     head=("head.",),
+    study_weights=None,  # the study trained its small C3D from scratch
 )(C3D)

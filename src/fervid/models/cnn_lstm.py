@@ -13,8 +13,9 @@ from functools import partial
 
 import torch
 from torch import nn
-from torchvision.models import mobilenet_v3_large
+from torchvision.models import MobileNet_V3_Large_Weights, mobilenet_v3_large
 
+from fervid.models.hub import TORCHVISION_LICENCE, from_torchvision
 from fervid.models.registry import Converted, register_model
 from fervid.models.weights import strip_prefix
 
@@ -73,6 +74,15 @@ def _from_torchvision(state: dict, model: nn.Module, info: dict) -> Converted:
     )
 
 
+WEIGHTS = tuple(
+    from_torchvision(member, model="cnn_lstm", name=name, licence=TORCHVISION_LICENCE,
+                     description=f"torchvision MobileNetV3-Large ImageNet-1k ({what}) frame encoder; "
+                                 "LSTM, attention, head new")
+    for name, member, what in (("imagenet", MobileNet_V3_Large_Weights.IMAGENET1K_V1, "V1"),
+                               ("imagenet_v2", MobileNet_V3_Large_Weights.IMAGENET1K_V2, "V2, newer recipe"))
+)
+
+
 @register_model(
     "cnn_lstm",
     description="per-frame MobileNetV3-Large features, LSTM, additive attention over time",
@@ -80,6 +90,8 @@ def _from_torchvision(state: dict, model: nn.Module, info: dict) -> Converted:
     image_size=224,
     head=("head.",),
     convert=_from_torchvision,
+    weights=WEIGHTS,
+    study_weights="imagenet",
 )
 def cnn_lstm(
     *,

@@ -8,14 +8,24 @@ when the class count does.
 from __future__ import annotations
 
 from torch import nn
+from torchvision.models.video import R2Plus1D_18_Weights
 from torchvision.models.video.resnet import BasicBlock, Conv2Plus1D, R2Plus1dStem, VideoResNet
 
+from fervid.models.hub import TORCHVISION_LICENCE, from_torchvision
 from fervid.models.registry import Converted, register_model
 from fervid.models.weights import strip_prefix
 
 # torchvision's Kinetics-400 normalisation for its video models (models/video/resnet.py).
 KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
 KINETICS_STD = (0.22803, 0.22145, 0.216989)
+
+
+WEIGHTS = (
+    # clip_len 16 per the enum's docs; URL, file name, hash prefix, mean/std and crop come from the enum.
+    from_torchvision(R2Plus1D_18_Weights.KINETICS400_V1, model="r2plus1d", name="kinetics400",
+                     description="torchvision R(2+1)D-18, Kinetics-400 (16x112 clips); fc replaced",
+                     licence=TORCHVISION_LICENCE, num_frames=16),
+)
 
 
 def _from_torchvision(state: dict, model: nn.Module, info: dict) -> Converted:
@@ -32,6 +42,8 @@ def _from_torchvision(state: dict, model: nn.Module, info: dict) -> Converted:
     mean=KINETICS_MEAN,
     std=KINETICS_STD,
     convert=_from_torchvision,
+    weights=WEIGHTS,
+    study_weights="kinetics400",
 )
 def r2plus1d(
     *,

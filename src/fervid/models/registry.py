@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from fervid.errors import FervidError
+from fervid.models.hub import IMAGENET_MEAN, IMAGENET_STD, Weights, register_weights, weights_of
 
 # Converts a foreign state dict (torchvision, official code, Hugging Face) to this model's keys.
 Converter = Callable[[dict, nn.Module, dict], "Converted"]
@@ -45,12 +46,16 @@ class ModelInfo:
     std: tuple[float, float, float]
     head: tuple[str, ...]  # state-dict key prefixes of the classifier, replaced when class counts differ
     convert: Optional[Converter] = None
+    study_weights: Optional[str] = None  # the named weights the study started from (None: from scratch)
+
+    @property
+    def weights(self) -> list[Weights]:
+        """The model's named pretrained weights (``fervid.models.hub``)."""
+        return weights_of(self.name)
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def register_model(
@@ -63,15 +68,26 @@ def register_model(
     mean: tuple[float, float, float] = IMAGENET_MEAN,
     std: tuple[float, float, float] = IMAGENET_STD,
     convert: Optional[Converter] = None,
+    weights: tuple[Weights, ...] = (),
+    study_weights: Optional[str] = None,
 ):
     """Decorator: register ``builder(*, num_classes, num_frames, image_size, **kw) -> nn.Module``
-    (a function or an ``nn.Module`` class with that keyword-only signature)."""
+    (a function or an ``nn.Module`` class with that keyword-only signature).
+
+    ``weights``: the model's named pretrained weights (declared beside the builder);
+    ``study_weights``: the name among them the study started from (``None``: trained from scratch).
+    """
 
     def decorate(builder):
         if name in _REGISTRY:
             raise ValueError(f"model name {name!r} is already registered")
+        if any(w.model != name or w.mean is None for w in weights):
+            raise ValueError(f"{name}: weights must be declared for model {name!r} with their mean/std")
+        if study_weights is not None and study_weights not in {w.name for w in weights}:
+            raise ValueError(f"{name}: study_weights {study_weights!r} is not among its weights")
+        register_weights(*weights)
         _REGISTRY[name] = ModelInfo(
-            name, builder, description, num_frames, image_size, tuple(mean), tuple(std), head, convert
+            name, builder, description, num_frames, image_size, tuple(mean), tuple(std), head, convert, study_weights
         )
         return builder
 
@@ -105,7 +121,8 @@ def create_model(
         num_classes: size of the logits.
         num_frames, image_size: input clip size; ``None`` takes the model's default
             (its full-size configuration).
-        pretrained: a local weights file or directory (see ``fervid.models.weights``).
+        pretrained: a registered weights name of this model (``info.weights``), ``hf:ORG/NAME[@REV]``,
+            an ``https://`` URL, or a local file or directory (``fervid.models.hub.resolve``).
         **kwargs: architecture hyper-parameters of the builder (e.g. ``embed_dim``, ``depth``).
 
     Returns:
@@ -114,14 +131,35 @@ def create_model(
         :class:`~fervid.models.weights.LoadReport`.
     """
     info = get_model_info(name)
-    model = info.builder(
-        num_classes=num_classes,
-        num_frames=num_frames or info.num_frames,
-        image_size=image_size or info.image_size,
-        **kwargs,
-    )
+    try:
+        model = info.builder(
+            num_classes=num_classes,
+            num_frames=num_frames or info.num_frames,
+            image_size=image_size or info.image_size,
+            **kwargs,
+        )
+    except ValueError as e:  # sizes torch or torchvision refuse (e.g. a width that cannot be split)
+        raise FervidError(f"{name}: {(str(e).strip().splitlines() or ['invalid sizes'])[0]}") from None
     if pretrained is not None:
         from fervid.models.weights import load_pretrained
 
         model.load_report = load_pretrained(model, pretrained, info)
     return model
+
+
+def from_scratch_warning(name: str, kwargs: dict, pretrained: Optional[str]) -> Optional[str]:
+    """One warning line when a full-size model (its registered architecture, counted in parameters)
+    trains from scratch although the study started from named weights; ``None`` otherwise."""
+    info = get_model_info(name)
+    if pretrained is not None or info.study_weights is None:
+        return None
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    try:
+        with torch.device("meta"):  # no memory, no initialisation work
+            full = count(create_model(name, **kwargs)) >= count(create_model(name))
+    except (TypeError, FervidError):  # bad kwargs: training reports them
+        return None
+    if not full:
+        return None
+    return (f"warning: training {name} from scratch, but the study started it from {name}/{info.study_weights}; "
+            f"to start there: --set model.pretrained={info.study_weights}")

@@ -23,6 +23,7 @@ from torchvision.ops import StochasticDepth
 
 from fervid.errors import FervidError
 from fervid.models._vit import LN_EPS, Attention, Mlp, PatchEmbed, drop_path_rates, init_vit_weights
+from fervid.models.hub import HfRepo, Weights
 from fervid.models.registry import Converted, register_model
 from fervid.models.weights import fit_pos_embed, resize_time_embed, strip_prefix
 
@@ -84,7 +85,7 @@ class TimeSformer(nn.Module):
                  drop_path_rate: float = 0.1, init_std: float = 0.02) -> None:
         super().__init__()
         if image_size % patch_size:
-            raise ValueError(f"image_size {image_size} is not a multiple of patch_size {patch_size}")
+            raise FervidError(f"timesformer: image_size {image_size} is not a multiple of patch_size {patch_size}")
         self.num_frames = num_frames
         self.image_size = image_size
         num_patches = (image_size // patch_size) ** 2
@@ -111,7 +112,7 @@ class TimeSformer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, t, h, w = x.shape
         if t != self.num_frames or h != self.image_size or w != self.image_size:
-            raise ValueError(
+            raise FervidError(
                 f"timesformer was built for {self.num_frames} frames of {self.image_size}x{self.image_size}, "
                 f"got {t} frames of {h}x{w}"
             )
@@ -180,8 +181,6 @@ def convert_timesformer(state: dict, model: nn.Module, info: dict) -> Converted:
         _check_hf_config(info.get("config") or {}, "the Hugging Face checkpoint")
         state = {_rename_hf(k): v for k, v in state.items()}
         notes.append("Hugging Face TimeSformer checkpoint: keys renamed to the official names")
-        if "head.weight" not in state:
-            notes.append("no classifier in the checkpoint (TimesformerModel): head freshly initialised")
 
     own = model.state_dict()
     fit_pos_embed(state, own, "pos_embed", notes)
@@ -192,6 +191,16 @@ def convert_timesformer(state: dict, model: nn.Module, info: dict) -> Converted:
     return Converted(state, notes=notes)
 
 
+WEIGHTS = (
+    Weights(
+        model="timesformer", name="kinetics400",
+        description="TimeSformer-B/16 divided space-time, Kinetics-400, 8x224 (Hugging Face port of the official)",
+        source=HfRepo("facebook/timesformer-base-finetuned-k400", ("config.json", "pytorch_model.bin")),
+        licence="CC-BY-NC-4.0", size=486_265_408,  # 121,566,352 fp32 parameters
+        mean=KINETICS_MEAN, std=KINETICS_STD, image_size=224, num_frames=8,
+    ),
+)
+
 register_model(
     "timesformer",
     description="TimeSformer-B/16, divided space-time attention (official vit.py layout)",
@@ -201,4 +210,6 @@ register_model(
     mean=KINETICS_MEAN,
     std=KINETICS_STD,
     convert=convert_timesformer,
+    weights=WEIGHTS,
+    study_weights="kinetics400",
 )(TimeSformer)

@@ -3,17 +3,22 @@
 "blockres" placement as in the official code and MMAction2: inside the residual branch of every
 block of all four stages, before ``conv1``; the identity path is not shifted. The shift lives in
 a ``Conv2d`` subclass that takes the place of each block's ``conv1``, so the state-dict keys stay
-torchvision's and an ImageNet ResNet checkpoint loads as is (its ``fc`` is the head).
+torchvision's and an ImageNet ResNet checkpoint loads as is (its ``fc`` is the head). The
+official TSM release's and MMAction2's checkpoints load by renaming (``convert_tsm``).
 """
 
 from __future__ import annotations
 
+import re
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchvision.models import ResNet50_Weights
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
 from fervid.errors import FervidError
+from fervid.models.hub import IMAGENET_MEAN, IMAGENET_STD, TORCHVISION_LICENCE, Url, Weights, from_torchvision
 from fervid.models.registry import Converted, register_model
 from fervid.models.weights import strip_prefix
 
@@ -97,12 +102,62 @@ class TSM(ResNet):
         return x.view(b, t, -1).mean(dim=1)  # (B, num_classes)
 
 
-def _from_torchvision(state: dict, model: nn.Module, info: dict) -> Converted:
-    """A torchvision ImageNet ResNet state dict has our keys; the shift has no parameters."""
-    return Converted(
-        strip_prefix(state, "module."),
-        notes=["2-D ImageNet ResNet weights used for every frame; temporal shifts have no parameters"],
-    )
+# Official TSM (mit-han-lab/temporal-shift-module, ops/models.py and ops/temporal_shift.py): the
+# torchvision ResNet under "base_model.", each shifted conv1 wrapped as "conv1.net", classifier "new_fc".
+_OFFICIAL_RENAMES = [(r"^base_model\.", ""), (r"\.conv1\.net\.", ".conv1."), (r"^new_fc\.", "fc.")]
+# MMAction2 ResNetTSM (mmaction/models/backbones/resnet.py, resnet_tsm.py): mmcv ConvModules
+# ("convN.conv" + "convN.bn"), the shift wrapping conv1's conv as "conv1.conv.net", classifier "cls_head.fc_cls".
+_MMACTION_RENAMES = [
+    (r"^backbone\.conv1\.conv\.", "conv1."),
+    (r"^backbone\.conv1\.bn\.", "bn1."),
+    (r"^backbone\.(layer\d\.\d+)\.conv(\d)\.conv\.(?:net\.)?", r"\1.conv\2."),
+    (r"^backbone\.(layer\d\.\d+)\.conv(\d)\.bn\.", r"\1.bn\2."),
+    (r"^backbone\.(layer\d\.\d+)\.downsample\.conv\.", r"\1.downsample.0."),
+    (r"^backbone\.(layer\d\.\d+)\.downsample\.bn\.", r"\1.downsample.1."),
+    (r"^cls_head\.fc_cls\.", "fc."),
+]
+
+
+def _rename(key: str, rules) -> str:
+    for pattern, repl in rules:
+        key = re.sub(pattern, repl, key)
+    return key
+
+
+def convert_tsm(state: dict, model: nn.Module, info: dict) -> Converted:
+    """Map a torchvision ResNet, an official TSM or an MMAction2 TSM state dict to fervid's keys."""
+    state = strip_prefix(state, "module.")  # DataParallel
+    if any(k.startswith("base_model.") for k in state):
+        return Converted({_rename(k, _OFFICIAL_RENAMES): v for k, v in state.items()},
+                         notes=["official TSM checkpoint: base_model./new_fc./conv1.net keys renamed"])
+    if any(k.startswith("backbone.") for k in state):
+        dropped = sorted(k for k in state if k.startswith("data_preprocessor."))
+        notes = ["MMAction2 TSM checkpoint: backbone./cls_head.fc_cls/ConvModule keys renamed"]
+        if dropped:
+            notes.append("not weights, not used: " + ", ".join(dropped))
+        return Converted({_rename(k, _MMACTION_RENAMES): v for k, v in state.items() if k not in dropped},
+                         notes=notes)
+    return Converted(state, notes=["2-D ResNet weights used for every frame; temporal shifts have no parameters"])
+
+
+def _imagenet(name: str, member, what: str) -> Weights:
+    return from_torchvision(member, model="tsm", name=name, licence=TORCHVISION_LICENCE,
+                            description=f"torchvision ResNet-50 ImageNet-1k ({what}), per frame; fc replaced")
+
+
+WEIGHTS = (
+    Weights(
+        model="tsm", name="kinetics400",
+        description="official TSM ResNet-50, Kinetics-400, 8 frames, shift 1/8 blockres (MIT Han lab)",
+        # pretrained/download.sh of the official repository; it publishes no hash.
+        source=Url("https://hanlab.mit.edu/projects/tsm/models/"
+                   "TSM_kinetics_RGB_resnet50_shift8_blockres_avg_segment8_e50.pth"),
+        licence="MIT (TSM repository)", size=97_523_008,  # its tensors: ResNet-50 + a 400-class fc, fp32
+        mean=IMAGENET_MEAN, std=IMAGENET_STD, image_size=224, num_frames=8,
+    ),
+    _imagenet("imagenet", ResNet50_Weights.IMAGENET1K_V1, "V1"),
+    _imagenet("imagenet_v2", ResNet50_Weights.IMAGENET1K_V2, "V2, newer recipe"),
+)
 
 
 @register_model(
@@ -111,7 +166,9 @@ def _from_torchvision(state: dict, model: nn.Module, info: dict) -> Converted:
     num_frames=8,
     image_size=224,
     head=("fc.",),
-    convert=_from_torchvision,
+    convert=convert_tsm,
+    weights=WEIGHTS,
+    study_weights="kinetics400",
 )
 def tsm(
     *,

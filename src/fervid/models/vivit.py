@@ -6,8 +6,9 @@ goes, after the temporal transformer's own learned CLS token, through a temporal
 (3 pre-norm layers, 8 heads, FFN 2048, GELU); an MLP head (768 → 192 → classes) classifies
 its CLS output.
 
-Pretrained weights: a torchvision ``vit_b_16`` state dict or a Hugging Face ``ViTModel`` save
-(transformers 4.x/5.x file names, and 5.x in-memory names) for the spatial encoder. The
+Pretrained weights: a torchvision ``vit_b_16`` state dict, a Hugging Face ``ViTModel`` save
+(transformers 4.x/5.x file names, and 5.x in-memory names) or a timm ``VisionTransformer``
+state dict (whose names fervid's ViT shares) for the spatial encoder. The
 temporal transformer and the head are not in an image checkpoint and stay freshly initialised
 (the load report lists them).
 """
@@ -19,9 +20,11 @@ from functools import partial
 
 import torch
 from torch import nn
+from torchvision.models import ViT_B_16_Weights
 
 from fervid.errors import FervidError
 from fervid.models._vit import LN_EPS, Block, PatchEmbed, drop_path_rates, init_vit_weights
+from fervid.models.hub import TORCHVISION_LICENCE, HfRepo, Weights, from_torchvision
 from fervid.models.registry import Converted, register_model
 from fervid.models.weights import fit_pos_embed, strip_prefix
 
@@ -37,7 +40,7 @@ class ViTEncoder(nn.Module):
                  mlp_ratio: float, drop_rate: float, drop_path_rate: float) -> None:
         super().__init__()
         if image_size % patch_size:
-            raise ValueError(f"image_size {image_size} is not a multiple of patch_size {patch_size}")
+            raise FervidError(f"vivit: image_size {image_size} is not a multiple of patch_size {patch_size}")
         self.patch_embed = PatchEmbed(patch_size=patch_size, embed_dim=embed_dim)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + (image_size // patch_size) ** 2, embed_dim))
@@ -115,7 +118,7 @@ class ViViT(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, t, h, w = x.shape
         if t != self.num_frames or h != self.image_size or w != self.image_size:
-            raise ValueError(
+            raise FervidError(
                 f"vivit was built for {self.num_frames} frames of {self.image_size}x{self.image_size}, "
                 f"got {t} frames of {h}x{w}"
             )
@@ -182,17 +185,25 @@ def _fuse_qkv(state: dict) -> dict:
     return out
 
 
+# timm VisionTransformer keys that are not the encoder: classifier, and heads of some variants.
+_TIMM_EXTRA = ("head.", "fc_norm.", "pre_logits.", "head_drop.")
+
+
 def convert_vivit(state: dict, model: nn.Module, info: dict) -> Converted:
-    """Map a torchvision ``vit_b_16`` or Hugging Face ``ViTModel`` state dict onto ``spatial.``."""
+    """Map a torchvision ``vit_b_16``, a timm ``VisionTransformer`` or a Hugging Face ``ViTModel``
+    state dict onto ``spatial.``."""
     state = strip_prefix(state, "module.")
     notes: list[str] = []
-    fresh = ("temporal.", "head.")
     if any(k.startswith("spatial.") for k in state):  # fervid's own keys without metadata
         return Converted(state)
     if "class_token" in state or any(k.startswith("encoder.layers.encoder_layer_") for k in state):
         dropped = sorted(k for k in state if k.startswith("heads."))
         state = {_rename(k, _TV_RENAMES): v for k, v in state.items() if not k.startswith("heads.")}
         notes.append("torchvision ViT checkpoint: keys renamed into the spatial encoder")
+    elif "cls_token" in state and any(k.startswith("blocks.") for k in state):
+        dropped = sorted(k for k in state if k.startswith(_TIMM_EXTRA))
+        state = {k: v for k, v in state.items() if k not in dropped}
+        notes.append("timm ViT checkpoint: keys already fervid's, placed into the spatial encoder")
     else:
         config = info.get("config") or {}
         if config.get("model_type", "vit") != "vit":
@@ -211,8 +222,20 @@ def convert_vivit(state: dict, model: nn.Module, info: dict) -> Converted:
     state = {f"spatial.{k}": v for k, v in state.items()}
 
     fit_pos_embed(state, model.state_dict(), "spatial.pos_embed", notes)
-    return Converted(state, fresh=fresh, notes=notes)
+    return Converted(state, fresh=("temporal.",), notes=notes)
 
+
+WEIGHTS = (
+    Weights(
+        model="vivit", name="in21k",
+        description="ViT-B/16 ImageNet-21k (Google, Hugging Face) spatial encoder; temporal transformer, head new",
+        source=HfRepo("google/vit-base-patch16-224-in21k", ("config.json", "model.safetensors")),
+        licence="Apache-2.0", size=345_556_992,  # ViTModel's 86,389,248 fp32 parameters
+        mean=VIT21K_MEAN, std=VIT21K_STD, image_size=224,
+    ),
+    from_torchvision(ViT_B_16_Weights.IMAGENET1K_V1, model="vivit", name="imagenet", licence=TORCHVISION_LICENCE,
+                     description="torchvision ViT-B/16 ImageNet-1k spatial encoder; temporal transformer, head new"),
+)
 
 register_model(
     "vivit",
@@ -223,4 +246,6 @@ register_model(
     mean=VIT21K_MEAN,
     std=VIT21K_STD,
     convert=convert_vivit,
+    weights=WEIGHTS,
+    study_weights="in21k",
 )(ViViT)

@@ -1,10 +1,13 @@
-"""Loading pretrained weights from local files, with an honest report.
+"""Loading pretrained weights, with an honest report.
 
-Rules: keys are converted from the source format to the model's (per-architecture
-``convert``); a classifier of a different class count is replaced and said so; key prefixes that
+``load_pretrained`` takes what ``pretrained=`` accepts (a registered name, ``hf:ORG/NAME``, a URL
+or a local path; found or fetched by ``fervid.models.hub``). Rules: keys are converted from the
+source format to the model's (per-architecture ``convert``); a classifier of a different class
+count is replaced, and a source without one gets a new head, each said so; key prefixes that
 the source format cannot contain (``Converted.fresh``) keep their initialisation and are listed;
 anything else missing, unexpected or mis-shaped raises :class:`PretrainedMismatchError` naming
-the keys. Nothing is ever partially loaded in silence.
+the keys. Nothing is ever partially loaded in silence. The report also carries the
+normalisation the weights expect, which training then uses.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -21,23 +25,32 @@ from torch import nn
 from fervid.errors import FervidError, PretrainedMismatchError
 from fervid.models.registry import Converted, ModelInfo
 
-_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.pt", "model.pth")
+_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                 "pytorch_model.bin.index.json", "model.pt", "model.pth")
 
 
 @dataclass
 class LoadReport:
     source: str
     loaded: int = 0
-    replaced_head: list[str] = field(default_factory=list)
-    fresh: list[str] = field(default_factory=list)
+    replaced_head: list[str] = field(default_factory=list)  # in the source with another class count
+    new_head: list[str] = field(default_factory=list)  # the source has no head: initialised here
+    fresh: list[str] = field(default_factory=list)  # non-head key prefixes the source format lacks
     notes: list[str] = field(default_factory=list)
+    # The normalisation the weights expect (None: not known from the source; use the model's default).
+    mean: Optional[tuple[float, ...]] = None
+    std: Optional[tuple[float, ...]] = None
 
     def __str__(self) -> str:
         lines = [f"loaded {self.loaded} tensors from {self.source}"]
         if self.replaced_head:
             lines.append("head replaced (class count differs): " + ", ".join(self.replaced_head))
+        if self.new_head:
+            lines.append("no head in the source: new head: " + ", ".join(self.new_head))
         if self.fresh:
             lines.append("not in the source format, freshly initialised: " + ", ".join(self.fresh))
+        if self.mean is not None:
+            lines.append(f"normalisation of these weights: mean {list(self.mean)}, std {list(self.std)}")
         lines += self.notes
         return "\n".join(lines)
 
@@ -50,46 +63,78 @@ def _unwrap(obj):
     return obj
 
 
-def read_state_dict(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
-    """Read a weights file or a Hugging Face save directory.
+def _json_beside(path: Path, name: str) -> Optional[dict]:
+    side = path.parent / name
+    if not side.is_file():
+        return None
+    try:
+        return json.loads(side.read_text())
+    except (OSError, ValueError) as e:
+        raise FervidError(f"{side}: not readable JSON ({e})") from None
 
-    Returns ``(state_dict, info)`` where ``info`` holds ``"fervid"`` (checkpoint metadata, if a
-    fervid checkpoint) or ``"config"`` (a Hugging Face ``config.json``, if one lies beside).
-    ``torch.load`` is only ever called with ``weights_only=True``.
-    """
-    path = Path(path)
-    info: dict = {}
-    if path.is_dir():
-        if (path / "config.json").is_file():
-            info["config"] = json.loads((path / "config.json").read_text())
-        found = [path / n for n in _WEIGHT_FILES if (path / n).is_file()]
-        if not found:
-            raise FervidError(f"{path}: no weights file in directory (looked for {', '.join(_WEIGHT_FILES)})")
-        path = found[0]
-    elif not path.is_file():
-        raise FervidError(f"{path}: no such weights file")
-    elif (path.parent / "config.json").is_file():
-        info["config"] = json.loads((path.parent / "config.json").read_text())
+
+def _read_file(path: Path) -> tuple[dict, Optional[str]]:
+    """One weights file: its tensors (unwrapped) and fervid metadata, if any."""
     try:
         if path.suffix == ".safetensors":
             from safetensors import safe_open
             from safetensors.torch import load_file
 
             with safe_open(str(path), framework="pt") as f:
-                meta = f.metadata() or {}
-            if "fervid" in meta:
-                info["fervid"] = json.loads(meta["fervid"])
-            state = load_file(str(path))
-        else:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-            if isinstance(obj, dict) and isinstance(obj.get("fervid"), str):
-                info["fervid"] = json.loads(obj["fervid"])
-            state = _unwrap(obj)
-    except FervidError:
-        raise
+                meta = (f.metadata() or {}).get("fervid")
+            return load_file(str(path)), meta
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+        meta = obj.get("fervid") if isinstance(obj, dict) and isinstance(obj.get("fervid"), str) else None
+        return _unwrap(obj), meta
     except Exception as e:
         first = (str(e).strip().splitlines() or [""])[0]  # torch's unpickling errors span many lines
         raise FervidError(f"{path}: cannot read weights ({type(e).__name__}: {first})") from None
+
+
+def _read_sharded(index: Path) -> dict:
+    """A Hugging Face sharded checkpoint: ``*.index.json``'s ``weight_map`` names the shard of each key."""
+    try:
+        weight_map = json.loads(index.read_text())["weight_map"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise FervidError(f"{index}: not a sharded-checkpoint index ({type(e).__name__}: {e})") from None
+    state: dict = {}
+    for shard in sorted(set(weight_map.values())):
+        if not (index.parent / shard).is_file():
+            raise FervidError(f"{index}: shard {shard} is missing beside it")
+        part, _ = _read_file(index.parent / shard)
+        state.update(part)
+    absent = sorted(set(weight_map) - set(state))
+    if absent:
+        raise FervidError(f"{index}: keys listed in the index but in no shard: {_names(absent)}")
+    return state
+
+
+def read_state_dict(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read a weights file, a sharded checkpoint's ``*.index.json``, or a Hugging Face save directory.
+
+    Returns ``(state_dict, info)`` where ``info`` holds ``"fervid"`` (checkpoint metadata, if a
+    fervid checkpoint), ``"config"`` (a Hugging Face ``config.json``, if one lies beside) and
+    ``"preprocessor"`` (a ``preprocessor_config.json`` beside). ``torch.load`` is only ever called
+    with ``weights_only=True``.
+    """
+    path = Path(path)
+    if path.is_dir():
+        found = [path / n for n in _WEIGHT_FILES if (path / n).is_file()]
+        if not found:
+            raise FervidError(f"{path}: no weights file in directory (looked for {', '.join(_WEIGHT_FILES)})")
+        path = found[0]
+    elif not path.is_file():
+        raise FervidError(f"{path}: no such weights file")
+    info: dict = {}
+    for key, name in (("config", "config.json"), ("preprocessor", "preprocessor_config.json")):
+        if (side := _json_beside(path, name)) is not None:
+            info[key] = side
+    if path.name.endswith(".index.json"):
+        state, meta = _read_sharded(path), None
+    else:
+        state, meta = _read_file(path)
+    if meta is not None:
+        info["fervid"] = json.loads(meta)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise FervidError(f"{path}: does not hold a state dict of tensors")
     return state, info
@@ -164,12 +209,16 @@ def load_converted(model: nn.Module, conv: Converted, *, head: tuple[str, ...], 
     ]
     if bad_shape:
         raise PretrainedMismatchError(f"{source}: shapes that do not fit the model: {_names(bad_shape)}")
-    for k in [k for k in state if is_head(k) and state[k].shape != own[k].shape]:
+    in_source = [k for k in own if is_head(k) and k in state]
+    for k in [k for k in in_source if state[k].shape != own[k].shape]:
         report.replaced_head.append(f"{k} {tuple(state[k].shape)} -> {tuple(own[k].shape)}")
         del state[k]
     missing = [k for k in own if k not in state]
-    report.replaced_head += [k for k in missing if is_head(k) and not any(k in r for r in report.replaced_head)]
-    report.fresh = sorted({p for p in conv.fresh if any(k.startswith(p) for k in missing)})
+    if not in_source:  # the source has no classifier at all (an image backbone, a base model)
+        report.new_head = [k for k in missing if is_head(k)]
+    else:  # a partial head in the source: its missing keys are initialised here, and said so
+        report.replaced_head += [k for k in missing if is_head(k) and k not in in_source]
+    report.fresh = sorted({p for p in conv.fresh if any(k.startswith(p) and not is_head(k) for k in missing)})
     really_missing = [k for k in missing if not is_head(k) and not is_fresh(k)]
     if really_missing:
         raise PretrainedMismatchError(f"{source}: keys missing from the weights: {_names(really_missing)}")
@@ -178,17 +227,35 @@ def load_converted(model: nn.Module, conv: Converted, *, head: tuple[str, ...], 
     return report
 
 
-def load_pretrained(model: nn.Module, path: str | os.PathLike, info: ModelInfo) -> LoadReport:
-    """Load local weights into ``model`` (fervid checkpoints, or the model's foreign formats)."""
-    state, meta = read_state_dict(path)
+def _normalisation(meta: dict) -> Optional[tuple[tuple, tuple]]:
+    """The mean/std a local source records: a fervid checkpoint's, or a Hugging Face ``preprocessor_config.json``'s."""
+    if "fervid" in meta:
+        return tuple(meta["fervid"]["mean"]), tuple(meta["fervid"]["std"])
+    pre = meta.get("preprocessor") or {}
+    mean, std = pre.get("image_mean"), pre.get("image_std")
+    if isinstance(mean, list) and isinstance(std, list) and len(mean) == len(std) == 3:
+        return tuple(float(m) for m in mean), tuple(float(s) for s in std)
+    return None
+
+
+def load_pretrained(model: nn.Module, spec: str | os.PathLike, info: ModelInfo) -> LoadReport:
+    """Load ``spec`` (see ``fervid.models.hub.resolve``) into ``model``: fervid checkpoints or the model's foreign formats."""
+    from fervid.models.hub import resolve
+
+    src = resolve(str(spec), info.name)
+    state, meta = read_state_dict(src.path)
     if "fervid" in meta:
         if meta["fervid"].get("model") != info.name:
             raise PretrainedMismatchError(
-                f"{path}: a fervid checkpoint of model {meta['fervid'].get('model')!r}, not {info.name!r}"
+                f"{src.label}: a fervid checkpoint of model {meta['fervid'].get('model')!r}, not {info.name!r}"
             )
         conv = Converted(state)
     elif info.convert is not None:
         conv = info.convert(state, model, meta)
     else:
         conv = Converted(state)
-    return load_converted(model, conv, head=info.head, source=str(path))
+    report = load_converted(model, conv, head=info.head, source=src.label)
+    norm = (src.weights.mean, src.weights.std) if src.weights is not None else _normalisation(meta)
+    if norm is not None:
+        report.mean, report.std = norm
+    return report

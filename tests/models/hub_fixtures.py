@@ -1,0 +1,76 @@
+"""Offline stand-ins for the places weights come from: an HTTP server on 127.0.0.1, a Hugging Face
+hub cache in a temporary HF_HOME, torch.hub's cache in a temporary TORCH_HOME. Nothing here
+touches any other address."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import socket
+import threading
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"  # a commit id as the hub writes into refs/main
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def use_caches(monkeypatch, root: Path, *, offline: bool = False) -> tuple[Path, Path]:
+    """Point TORCH_HOME and HF_HOME into ``root``; returns (torch.hub checkpoints dir, HF hub dir)."""
+    for var in ("HF_HUB_CACHE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(root / "torch"))
+    monkeypatch.setenv("HF_HOME", str(root / "hf"))
+    if offline:
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return root / "torch" / "hub" / "checkpoints", root / "hf" / "hub"
+
+
+@contextmanager
+def serve(directory: Path):
+    """Serve ``directory`` over HTTP on 127.0.0.1; yields ``(base_url, requests)``, the paths asked for."""
+    requests: list[str] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # quiet
+            requests.append(self.path)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(directory)))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", requests
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def closed_port_url(name: str) -> str:
+    """A URL on 127.0.0.1 where nothing listens (connection refused at once)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/{name}"
+
+
+def hf_repo_in_cache(hub: Path, repo_id: str, files: dict[str, bytes], *, lfs: tuple[str, ...] = ()) -> Path:
+    """Write ``files`` as the hub cache does: refs/main -> snapshots/<commit>/<file>; files named in
+    ``lfs`` are symlinks to blobs/<sha256>, as the hub stores LFS files. Returns the snapshot dir."""
+    repo = hub / f"models--{repo_id.replace('/', '--')}"
+    snapshot = repo / "snapshots" / COMMIT
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(COMMIT)
+    for name, data in files.items():
+        if name in lfs:
+            blob = repo / "blobs" / sha256(data)
+            blob.parent.mkdir(exist_ok=True)
+            blob.write_bytes(data)
+            (snapshot / name).symlink_to(blob)
+        else:
+            (snapshot / name).write_bytes(data)
+    return snapshot
