@@ -7,13 +7,13 @@ import json
 import sys
 
 import pytest
+from tiny_prepared import TINY_C3D, make_prepared
 
 from fervid.cli import main
 from fervid.engine.config import load_config
 from fervid.engine.fit import train_run
 from fervid.engine.loggers import build_loggers, logger_names
 from fervid.errors import FervidError
-from tiny_prepared import TINY_C3D, make_prepared
 
 FAST = ["data.num_workers=0", "trainer.progress_bar=false", "batch_size=6", "protocol.folds=2", "epochs=2"]
 
@@ -55,8 +55,17 @@ def test_missing_extra_from_the_cli(tmp_path, monkeypatch, capsys):
     (tmp_path / "cfg.yaml").write_text("dataset: tiny\nmodel: {name: c3d}\n")
     monkeypatch.setitem(sys.modules, "mlflow", None)
     sets = [a for s in [*TINY_C3D, *FAST, "trainer.logger=[csv, mlflow]"] for a in ("--set", s)]
-    code = main(["train", str(tmp_path / "cfg.yaml"), "--data", str(tmp_path / "data"),
-                 "--run-dir", str(tmp_path / "run"), *sets])
+    code = main(
+        [
+            "train",
+            str(tmp_path / "cfg.yaml"),
+            "--data",
+            str(tmp_path / "data"),
+            "--run-dir",
+            str(tmp_path / "run"),
+            *sets,
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and "\n" not in err
     assert err == "fervid train: error: trainer.logger 'mlflow' needs the mlflow package: pip install 'fervid[mlflow]'"
@@ -76,8 +85,13 @@ def logged_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("loggers")
     with pytest.MonkeyPatch.context() as mp:
         _no_env(mp, "MLFLOW_TRACKING_URI", "MLFLOW_ALLOW_FILE_STORE", "WANDB_PROJECT")
-        for key, value in {"WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_CONFIG_DIR": tmp / "wb-config",
-                           "WANDB_CACHE_DIR": tmp / "wb-cache", "WANDB_DATA_DIR": tmp / "wb-data"}.items():
+        for key, value in {
+            "WANDB_MODE": "offline",
+            "WANDB_SILENT": "true",
+            "WANDB_CONFIG_DIR": tmp / "wb-config",
+            "WANDB_CACHE_DIR": tmp / "wb-cache",
+            "WANDB_DATA_DIR": tmp / "wb-data",
+        }.items():
             mp.setenv(key, str(value))  # no account, no network, nothing written outside tmp
         make_prepared(tmp / "data", subjects=4)
         config = tiny_config(tmp, "trainer.logger=[csv, mlflow, wandb]", "trainer.log_every_n_steps=1")
@@ -97,8 +111,9 @@ def test_mlflow_file_store_in_the_run_directory(logged_run):
     for i in range(2):
         history = json.loads((run / f"fold_{i:02d}" / "result.json").read_text())["history"]
         logged = client.get_metric_history(runs[f"fold_{i:02d}"].info.run_id, "val_uar")
-        assert [round(m.value, 6) for m in sorted(logged, key=lambda m: m.step)] == \
-            [round(h["val_uar"], 6) for h in history]
+        assert [round(m.value, 6) for m in sorted(logged, key=lambda m: m.step)] == [
+            round(h["val_uar"], 6) for h in history
+        ]
         assert client.get_metric_history(runs[f"fold_{i:02d}"].info.run_id, "train_loss")
         assert runs[f"fold_{i:02d}"].info.status == "FINISHED"
         assert (run / f"fold_{i:02d}" / "metrics.csv").is_file()  # csv still listed, still written

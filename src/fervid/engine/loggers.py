@@ -17,7 +17,6 @@ from pathlib import Path
 from fervid.errors import FervidError
 
 LOGGERS = ("csv", "tensorboard", "wandb", "mlflow")
-DEFAULT_LOGGERS = ["csv", "tensorboard"]
 EXTRAS = {"wandb": "wandb", "mlflow": "mlflow"}  # logger -> the module its extra provides
 
 
@@ -38,9 +37,7 @@ def _require(name: str) -> None:
     try:
         __import__(module)
     except ImportError:
-        raise FervidError(
-            f"trainer.logger {name!r} needs the {module} package: pip install 'fervid[{name}]'"
-        ) from None
+        raise FervidError(f"trainer.logger {name!r} needs the {module} package: pip install 'fervid[{name}]'") from None
 
 
 def _fold_wandb_logger():
@@ -76,8 +73,14 @@ def build_loggers(names: list[str], fdir: Path) -> list:
         elif name == "wandb":
             _require(name)
             # Offline and account settings come from wandb's own variables (WANDB_MODE, ...).
-            loggers.append(_fold_wandb_logger()(name=f"{run}/{fdir.name}", group=run, save_dir=str(run_dir),
-                                                project=os.environ.get("WANDB_PROJECT") or "fervid"))
+            loggers.append(
+                _fold_wandb_logger()(
+                    name=f"{run}/{fdir.name}",
+                    group=run,
+                    save_dir=str(run_dir),
+                    project=os.environ.get("WANDB_PROJECT") or "fervid",
+                )
+            )
         elif name == "mlflow":
             _require(name)
             from lightning.pytorch.loggers import MLFlowLogger
