@@ -19,13 +19,15 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 
 from fervid.data.manifest import ClipRecord, read_manifest
 from fervid.errors import FervidError
 
-RULES = ("id", "stratified", "fixed")
+FoldRule = Literal["id", "stratified", "fixed"]
+RULES: tuple[FoldRule, ...] = ("id", "stratified", "fixed")
 Manifest = Sequence[ClipRecord] | str | os.PathLike
 
 
@@ -42,7 +44,7 @@ def _records(manifest: Manifest) -> list[ClipRecord]:
 
 
 def subject_kfold(
-    manifest: Manifest, k: int | None, seed: int = 0, rule: str = "id"
+    manifest: Manifest, k: int | None, seed: int = 0, rule: FoldRule = "id"
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Split manifest rows into ``k`` ``(train_idx, test_idx)`` pairs of sorted row indices.
 
