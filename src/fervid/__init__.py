@@ -5,7 +5,12 @@ Public API::
     from fervid import load_model, predict_video
 """
 
-__version__ = "0.1.0"
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"  # the single source: pyproject.toml and `fervid --version` read it
+
+if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
+    from fervid.inference.api import load_model, predict_video
 
 
 def __getattr__(name):

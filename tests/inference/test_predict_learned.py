@@ -43,7 +43,7 @@ def train_tiny_c3d(cropper, meta_mean, meta_std, steps: int = 80) -> torch.nn.Mo
     ])  # (256, 3, T, SIZE, SIZE)
     targets = torch.as_tensor(labels)
     net.train()
-    for step in range(steps):
+    for _ in range(steps):
         idx = torch.as_tensor(rng.choice(len(labels), 32, replace=False))
         loss = torch.nn.functional.cross_entropy(net(clips[idx]), targets[idx])
         opt.zero_grad()

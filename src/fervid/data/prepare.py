@@ -12,10 +12,12 @@ from __future__ import annotations
 import io
 import json
 import multiprocessing as mp
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -142,9 +144,10 @@ def _check_out(out: Path, meta: dict) -> None:
         raise FervidError(f"{out}: not empty and not a prepared dataset; choose a new OUT")
 
 
-def prepare(src, out, fmt: str, *, size: int = 112, detector: str = "haar", detector_model: str | None = None,
-            margin: float = 0.2, align: bool = False, smoothing: int = 5, workers: int = 1,
-            strict: bool = False, progress: bool = True, **reader_options) -> PrepareSummary:
+def prepare(src: str | os.PathLike, out: str | os.PathLike, fmt: str, *, size: int = 112, detector: str = "haar",
+            detector_model: str | None = None, margin: float = 0.2, align: bool = False,
+            smoothing: int = 5, workers: int = 1, strict: bool = False, progress: bool = True,
+            **reader_options: Any) -> PrepareSummary:
     """Prepare dataset ``src`` (layout ``fmt``) into ``out``; see the module docstring.
 
     ``reader_options`` go to the reader (oulu: ``modality``, ``illumination``, ``variant``;

@@ -24,13 +24,15 @@ import math
 import os
 import re
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 
 from fervid.data.manifest import ClipRecord, read_manifest
 from fervid.errors import FervidError
 
-RULES = ("auto", "id", "stratified", "fixed", "holdout")
+FoldRule = Literal["auto", "id", "stratified", "fixed", "holdout"]
+RULES: tuple[FoldRule, ...] = ("auto", "id", "stratified", "fixed", "holdout")
 HOLDOUT = ("train", "test")  # fold values of an official train/test split (case-insensitive)
 Manifest = Sequence[ClipRecord] | Sequence[Mapping] | str | os.PathLike  # or a DataFrame
 
@@ -75,7 +77,7 @@ def _record_of(row, number: int) -> ClipRecord:
 
 
 def subject_kfold(
-    manifest: Manifest, k: int | None, seed: int = 0, rule: str = "id"
+    manifest: Manifest, k: int | None, seed: int = 0, rule: FoldRule = "id"
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Split manifest rows into ``k`` ``(train_idx, test_idx)`` pairs of sorted row indices.
 

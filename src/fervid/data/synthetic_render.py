@@ -323,7 +323,7 @@ class FaceRenderer:
                 _line(img, [o + (0, dy * eh * 0.6), o + (s * 0.35 * ew, dy * eh * 1.2)], c, 1.3)
 
     def _nose(self, img, g) -> None:
-        p, (cx, _), a, b = self.p, HEAD_CENTRE, self.a, self.b
+        p, (cx, _), b = self.p, HEAD_CENTRE, self.b
         ny, nw = self.nose_y - 0.05 * b * g["AU9"], self.nw * (1 + 0.12 * g["AU9"])
         dark = _shade(p.skin, 0.6)
         for s in (-1, 1):

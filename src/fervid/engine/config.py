@@ -55,6 +55,7 @@ DEFAULTS: dict[str, Any] = {
         "num_nodes": 1,
         "progress_bar": True,
         "log_every_n_steps": 10,
+        "logger": ["csv", "tensorboard"],  # any of csv, tensorboard, wandb, mlflow (engine/loggers.py)
     },
 }
 FREE_FORM = {("model", "kwargs"), ("data", "augment")}  # mappings whose keys are not checked
@@ -207,6 +208,9 @@ def validate(config: dict, where: str) -> None:
         raise FervidError(f"{where}: trainer.precision must be one of {', '.join(precisions)}")
     if not isinstance(config["model"]["kwargs"], dict):
         raise FervidError(f"{where}: model.kwargs must be a mapping")
+    from fervid.engine.loggers import logger_names
+
+    config["trainer"]["logger"] = logger_names(config["trainer"]["logger"], where)
     augment = config["data"]["augment"]
     if not isinstance(augment, (bool, dict)):
         raise FervidError(f"{where}: data.augment must be true, false or a mapping of strengths")

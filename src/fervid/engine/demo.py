@@ -56,7 +56,7 @@ def run_demo(out, *, models=MODELS, folds: int | None = None, subjects: int = 60
             overrides.append(f"epochs={epochs}")
         run_dir = out / "runs" / (name if folds is None else f"{name}-{folds}fold")
         r = train_run(load_config(f"synth/{name}", overrides), run_dir, resume=True,
-                      log=lambda s: log(f"  {name} {s}"))
+                      log=lambda s, name=name: log(f"  {name} {s}"))
         log(f"{name}: accuracy {r['mean']['accuracy']:.1%}, UAR {r['mean']['uar']:.1%} over {r['n_folds']} folds "
             f"({time.perf_counter() - t:.0f} s)")
         runs.append(run_dir)

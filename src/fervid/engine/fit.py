@@ -25,7 +25,7 @@ from fervid.errors import FervidError
 RUNTIME_KEYS = {
     ("data", "num_workers"), ("trainer", "progress_bar"), ("trainer", "accelerator"),
     ("trainer", "devices"), ("trainer", "num_nodes"), ("trainer", "log_every_n_steps"),
-    ("trainer", "checkpoint_every_n_steps"),
+    ("trainer", "checkpoint_every_n_steps"), ("trainer", "logger"),
 }
 
 
@@ -179,7 +179,8 @@ def make_trainer(config: dict, fdir: Path, callbacks: list):
     """A Lightning Trainer for one fold: one device, or the world torchrun started."""
     import lightning as L
     import torch
-    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    from fervid.engine.loggers import build_loggers
 
     t = config["trainer"]
     on_gpu = torch.cuda.is_available() and t["accelerator"] in ("auto", "gpu", "cuda")
@@ -203,7 +204,7 @@ def make_trainer(config: dict, fdir: Path, callbacks: list):
         gradient_clip_val=t["gradient_clip"],
         deterministic="warn",  # some 3-D GPU kernels have no deterministic version
         callbacks=callbacks,
-        logger=[CSVLogger(fdir, name="", version=""), TensorBoardLogger(fdir, name="", version="tb")],
+        logger=build_loggers(t["logger"], fdir) or False,
         enable_checkpointing=True,
         enable_progress_bar=t["progress_bar"],
         enable_model_summary=False,

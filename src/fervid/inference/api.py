@@ -11,6 +11,7 @@ The CLI (``fervid predict``) is a thin layer over this module.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
@@ -95,7 +96,8 @@ class Predictor:
         v = read_video(video)
         return self.predict_frames(v.frames, v.fps, name=str(video), window=window, stride=stride)
 
-    def predict_frames(self, frames, fps: float, *, name: str = "<frames>", window: Optional[int] = None,
+    def predict_frames(self, frames: Sequence[np.ndarray], fps: float, *, name: str = "<frames>",
+                       window: Optional[int] = None,
                        stride: Optional[int] = None) -> VideoPrediction:
         """Classify decoded frames (RGB uint8 ``(H, W, 3)`` each) at ``fps`` frames per second.
 

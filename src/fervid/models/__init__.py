@@ -3,7 +3,14 @@
 Every model maps ``(B, 3, T, H, W)`` float to logits ``(B, num_classes)``.
 """
 
+from typing import TYPE_CHECKING
+
 __all__ = ["ModelInfo", "create_model", "from_scratch_warning", "get_model_info", "list_models", "register_model"]
+
+if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
+    from fervid.models.registry import (
+        ModelInfo, create_model, from_scratch_warning, get_model_info, list_models, register_model,
+    )
 
 
 def __getattr__(name: str):

@@ -8,8 +8,9 @@ decorator. A duplicate name raises.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import torch
 from torch import nn
@@ -111,8 +112,8 @@ def create_model(
     num_classes: int = 6,
     num_frames: Optional[int] = None,
     image_size: Optional[int] = None,
-    pretrained: Optional[str] = None,
-    **kwargs,
+    pretrained: str | os.PathLike | None = None,
+    **kwargs: Any,
 ) -> nn.Module:
     """Build a registered model.
 
