@@ -161,3 +161,43 @@ def convert_clip(state: dict, model: nn.Module, info: dict) -> Converted:
         notes.append(f"text positions cut from {pos.shape[0]} to {own['head.text.pos_embed'].shape[0]} (context_length)")
     fit_pos_embed(state, own, "visual.pos_embed", notes)
     return Converted(state, fresh=("temporal.",), notes=notes)
+
+
+def _layers(state: dict, pattern: str) -> int:
+    return len({m.group(1) for k in state if (m := re.match(pattern, k))})
+
+
+def clip_architecture(state: dict, config: dict | None = None) -> tuple[dict, int]:
+    """``clip`` builder arguments that fit a CLIP checkpoint, and the image size it was trained at.
+
+    Read from the tensors' shapes (both layouts); attention heads from config.json where one lies
+    beside, else OpenAI's rule of 64 channels per head. A state dict that is neither layout, or
+    holds no text tower, is a :class:`FervidError`.
+    """
+    state = strip_prefix(state, "module.")
+    config = config or {}
+    try:
+        if any(k.startswith("vision_model.") for k in state):
+            patch = state["vision_model.embeddings.patch_embedding.weight"]
+            pos = state["vision_model.embeddings.position_embedding.weight"]
+            depth = _layers(state, r"^vision_model\.encoder\.layers\.(\d+)\.")
+            text_pos = state["text_model.embeddings.position_embedding.weight"]
+            text_depth = _layers(state, r"^text_model\.encoder\.layers\.(\d+)\.")
+            embed_dim = state["visual_projection.weight"].shape[0]
+        else:
+            patch = state["visual.conv1.weight"]
+            pos = state["visual.positional_embedding"]
+            depth = _layers(state, r"^visual\.transformer\.resblocks\.(\d+)\.")
+            text_pos = state["positional_embedding"]
+            text_depth = _layers(state, r"^transformer\.resblocks\.(\d+)\.")
+            embed_dim = state["visual.proj"].shape[1]
+    except KeyError as e:
+        raise FervidError(f"not a CLIP checkpoint with image and text towers (no {e.args[0]})") from None
+    width, patch_size = patch.shape[0], patch.shape[-1]
+    text_width = text_pos.shape[1]
+    heads = (config.get("vision_config") or {}).get("num_attention_heads") or width // 64
+    text_heads = (config.get("text_config") or {}).get("num_attention_heads") or text_width // 64
+    image_size = round((pos.shape[-2] - 1) ** 0.5) * patch_size
+    kwargs = dict(patch_size=patch_size, width=width, depth=depth, heads=heads, embed_dim=embed_dim,
+                  text_width=text_width, text_depth=text_depth, text_heads=text_heads, context_length=text_pos.shape[0])
+    return kwargs, image_size
