@@ -98,3 +98,15 @@ def test_synthetic_checkpoint_says_so_once(small_video, tmp_path, capsys):
     real = make_checkpoint(tmp_path / "real.safetensors", extra={"dataset": "dfew"})
     assert main(["predict", str(small_video), "--checkpoint", str(real), "--quiet"]) == 0
     assert "note:" not in capsys.readouterr().err
+
+
+def test_zero_shot_predictor_saves_as_a_checkpoint(clip_dir, tmp_path):
+    from fervid.checkpoint import load_checkpoint, save_checkpoint
+
+    predictor = load_zero_shot(clip_dir, classes=["happiness", "neutral"], preprocess=face_preprocess(32))
+    save_checkpoint(tmp_path / "zs.safetensors", predictor.model, predictor.meta)
+    model, meta = load_checkpoint(tmp_path / "zs.safetensors")
+    assert meta.classes == ["happiness", "neutral"] and meta.extra["zero_shot"]
+    x = torch.randn(2, 3, 8, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), predictor.model(x), atol=0, rtol=0)

@@ -162,3 +162,18 @@ def test_context_tokens_learn_and_are_not_cached():
 def test_bad_head_settings_are_one_line_errors(kw, message):
     with pytest.raises(FervidError, match=message):
         create_model("clip", num_classes=3, num_frames=2, image_size=32, **{**TOWERS, **kw})
+
+
+def test_without_open_clip_the_text_head_says_what_to_install(monkeypatch):
+    import importlib.util
+
+    from fervid.models import clip_text
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "open_clip" else real(name, *a))
+    clip_text._tokenizer.cache_clear()
+    try:
+        with pytest.raises(FervidError, match="pip install open_clip_torch"):
+            tokenize(["a face"], 8)
+    finally:
+        clip_text._tokenizer.cache_clear()

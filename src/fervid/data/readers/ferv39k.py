@@ -31,8 +31,8 @@ import re
 from pathlib import Path
 
 from fervid.classes import BASIC6, canonical
-from fervid.errors import FervidError
 from fervid.data.readers.common import Item, Listing, find_dir, require_dir, safe_id
+from fervid.errors import FervidError
 
 CODES = {0: "Angry", 1: "Disgust", 2: "Fear", 3: "Happy", 4: "Neutral", 5: "Sad", 6: "Surprise"}
 SPLITS = ("train", "test")

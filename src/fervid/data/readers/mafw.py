@@ -19,8 +19,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from fervid.classes import BASIC6, canonical
-from fervid.errors import FervidError
 from fervid.data.readers.common import Item, Listing, find_dir, require_dir, safe_id
+from fervid.errors import FervidError
 
 CLASSES = (*BASIC6, "neutral", "contempt", "anxiety", "helplessness", "disappointment")
 
