@@ -177,3 +177,22 @@ def test_without_open_clip_the_text_head_says_what_to_install(monkeypatch):
             tokenize(["a face"], 8)
     finally:
         clip_text._tokenizer.cache_clear()
+
+
+def test_vision_only_saves(tmp_path):
+    from transformers import CLIPVisionConfig, CLIPVisionModel, CLIPVisionModelWithProjection
+
+    cfg = CLIPVisionConfig(hidden_size=32, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                           image_size=32, patch_size=8, projection_dim=16)
+    torch.manual_seed(0)
+    hf = _perturb(CLIPVisionModelWithProjection(cfg))
+    hf.save_pretrained(tmp_path / "proj")
+    vision = {k: v for k, v in TOWERS.items() if not k.startswith(("text", "context"))}
+    ours = create_model("clip", num_classes=3, num_frames=2, image_size=32, pretrained=str(tmp_path / "proj"),
+                        **vision).eval()
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(ours.visual(images), hf(pixel_values=images).image_embeds, atol=1e-4, rtol=0)
+    CLIPVisionModel(cfg).save_pretrained(tmp_path / "bare")  # transformers 5 writes it without "vision_model."
+    with pytest.raises(FervidError, match="no visual_projection"):
+        create_model("clip", num_classes=3, num_frames=2, image_size=32, pretrained=str(tmp_path / "bare"), **vision)

@@ -114,6 +114,10 @@ class TextTower(nn.Module):
         return self.proj(x)  # (K, E)
 
 
+def _refresh_after_load(module: "TextHead", incompatible_keys) -> None:
+    module.refresh()  # new text-tower weights: new class embeddings
+
+
 class TextHead(nn.Module):
     """Cosine similarity with the class prompts' text embeddings. ``(B, E)`` → ``(B, C)`` logits."""
 
@@ -130,7 +134,7 @@ class TextHead(nn.Module):
         self.register_buffer("tokens", tokens, persistent=False)  # (C*K, L)
         self.ctx = nn.Parameter(torch.empty(self.n_classes, n_ctx, width).normal_(std=0.02)) if n_ctx else None
         self.register_buffer("class_embeds", torch.zeros(self.n_classes, embed_dim), persistent=False)
-        self.register_load_state_dict_post_hook(lambda module, _: module.refresh())
+        self.register_load_state_dict_post_hook(_refresh_after_load)
         self.refresh()
 
     def class_embeddings(self) -> torch.Tensor:

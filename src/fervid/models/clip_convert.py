@@ -3,7 +3,7 @@
 fervid's names (``visual.*``, ``head.text.*``, ``head.logit_scale``) against the two layouts:
 
 ==========================================  ==================================================  ==========================================
-fervid                                      Hugging Face ``CLIPModel`` (4.x and 5.x files)        open_clip / OpenAI ``CLIP``
+fervid                                      Hugging Face ``CLIPModel`` (4.x and 5.x files)      open_clip / OpenAI ``CLIP``
 ==========================================  ==================================================  ==========================================
 visual.cls_token (1, 1, D)                  vision_model.embeddings.class_embedding (D)         visual.class_embedding (D)
 visual.pos_embed (1, 1+N, D)                vision_model.embeddings.position_embedding.weight   visual.positional_embedding
@@ -23,7 +23,8 @@ head.text.proj.weight (E, W)                text_projection.weight (E, W)       
 head.logit_scale                            logit_scale                                         logit_scale
 ==========================================  ==================================================  ==========================================
 
-Dropped with a note: ``position_ids`` buffers (older Hugging Face saves), OpenAI's
+``CLIPVisionModelWithProjection`` saves (``vision_model.*``, ``visual_projection``) fit a linear
+head. Dropped with a note: ``position_ids`` buffers (older Hugging Face saves), OpenAI's
 ``input_resolution`` / ``context_length`` / ``vocab_size`` entries and ``attn_mask``; the text tower
 when the model has a linear head. Not in either layout, so freshly initialised and reported: the
 temporal transformer and the classifier (``head.weight``/``bias`` or the context vectors
@@ -118,12 +119,16 @@ def _fuse_qkv(state: dict) -> dict:
 
 
 def _check_hf_config(config: dict) -> None:
-    if config.get("model_type", "clip") != "clip":
-        raise FervidError(f"config.json describes a {config['model_type']!r} model, not CLIP")
-    for tower in ("vision_config", "text_config"):
-        act = (config.get(tower) or {}).get("hidden_act", "quick_gelu")
+    kind = config.get("model_type", "clip")
+    if kind not in ("clip", "clip_vision_model"):
+        raise FervidError(f"config.json describes a {kind!r} model, not CLIP")
+    towers = {"vision": config.get("vision_config") or {}, "text": config.get("text_config") or {}}
+    if kind == "clip_vision_model":
+        towers = {"vision": config}
+    for tower, cfg in towers.items():
+        act = cfg.get("hidden_act", "quick_gelu")
         if act != "quick_gelu":
-            raise FervidError(f"config.json: the {tower.split('_')[0]} tower uses {act!r}; fervid's clip uses quick_gelu")
+            raise FervidError(f"config.json: the {tower} tower uses {act!r}; fervid's clip uses quick_gelu")
 
 
 def convert_clip(state: dict, model: nn.Module, info: dict) -> Converted:
@@ -134,6 +139,9 @@ def convert_clip(state: dict, model: nn.Module, info: dict) -> Converted:
         rules, kind = _HF, "Hugging Face CLIPModel"
     elif "visual.conv1.weight" in state or "visual.class_embedding" in state:
         rules, kind = _OPEN_CLIP, "open_clip / OpenAI CLIP"
+    elif "embeddings.patch_embedding.weight" in state:  # transformers 5 writes CLIPVisionModel unprefixed
+        raise FervidError("a Hugging Face CLIPVisionModel has no visual_projection, which fervid's clip needs: "
+                          "use a CLIPModel or CLIPVisionModelWithProjection save")
     else:
         return Converted(state)  # fervid's own names: the loader checks them
     notes = [f"{kind} checkpoint: keys renamed onto fervid's clip"]

@@ -144,7 +144,8 @@ def _check_qv_biases(state: dict, model: nn.Module, declared, kind: str, notes: 
     if declared is False:
         for k in missing:
             state[k] = torch.zeros_like(own[k])
-        notes.append("config says qkv_bias: false: q/v biases set to zero (the same network)")
+        if missing:
+            notes.append("config says qkv_bias: false: q/v biases set to zero (the same network)")
         return
     why = "config.json says qkv_bias: true" if declared else "VideoMAE has them"
     if missing:
