@@ -2,7 +2,7 @@
 
 Public API::
 
-    from fervid import load_model, predict_video
+    from fervid import load_model, load_zero_shot, predict_video
 """
 
 from typing import TYPE_CHECKING
@@ -19,7 +19,11 @@ def __getattr__(name):
         from fervid.inference import api
 
         return getattr(api, name)
+    if name == "load_zero_shot":
+        from fervid.inference import zero_shot
+
+        return zero_shot.load_zero_shot
     raise AttributeError(f"module 'fervid' has no attribute {name!r}")
 
 
-__all__ = ["__version__", "load_model", "predict_video"]
+__all__ = ["__version__", "load_model", "load_zero_shot", "predict_video"]

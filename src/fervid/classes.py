@@ -17,15 +17,19 @@ _ALIASES = {
     "sadness": "sadness", "sad": "sadness",
     "surprise": "surprise", "surprised": "surprise",
     "neutral": "neutral",
-    "contempt": "contempt",
+    "contempt": "contempt", "contemptuous": "contempt",
+    # MAFW's four further single-label classes
+    "anxiety": "anxiety", "anxious": "anxiety",
+    "helplessness": "helplessness", "helpless": "helplessness",
+    "disappointment": "disappointment", "disappointed": "disappointment",
 }
 
 
 def canonical(name: str) -> str:
     """Map a dataset's class name (any case, common synonyms) to fervid's canonical name.
 
-    Unknown names are returned lower-cased, so datasets with extra classes (MAFW's
-    'helplessness', say) still work; they simply match no other dataset.
+    Unknown names are returned lower-cased, so datasets with extra classes still work; they
+    simply match no other dataset.
     """
     key = name.strip().lower().replace("-", "_").replace(" ", "_")
     if not key:

@@ -94,10 +94,39 @@ def make_dfew(root: Path, folds: dict[int, list[tuple[int, int]]], n: int = 4) -
     return root
 
 
+def make_ferv39k(root: Path, splits: dict[str, list[str]], frames: list[str] | None = None, n: int = 3,
+                 header: str | None = None) -> Path:
+    """``4_setups/All_scenes/{train,test}_All.csv`` with the given row lines, and face-crop frame folders
+    ``2_ClipsforFaceCrop/<Scene>/<Class>/<NNNN>/`` for ``frames`` (default: every row's path)."""
+    lists = root / "4_setups" / "All_scenes"
+    lists.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "test"):
+        rows = splits.get(split, [])
+        (lists / f"{split}_All.csv").write_text("".join(f"{r}\n" for r in ([header] if header else []) + rows))
+    paths = frames if frames is not None else [r.replace(",", " ").split()[0] for rows in splits.values() for r in rows]
+    for clip in paths:
+        write_frames(root / "2_ClipsforFaceCrop" / clip, n, pattern="{:03d}.jpg")
+    return root
+
+
+def make_mafw(root: Path, test_sets: dict[int, list[str]], clips: list[str], n: int = 3) -> Path:
+    """``Train & Test Set/single/no_caption/set_k/{train,test}.txt`` (test rows as given, train lists empty)
+    and videos ``data/clips/<file>``."""
+    for k in range(1, 6):
+        folder = root / "Train & Test Set" / "single" / "no_caption" / f"set_{k}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "train.txt").write_text("")
+        (folder / "test.txt").write_text("".join(f"{r}\n" for r in test_sets.get(k, [])))
+    for file in clips:
+        write_video(root / "data" / "clips" / file, n)
+    return root
+
+
 @pytest.fixture
 def layouts():
     """The builders above, for test modules (importing conftest directly is fragile)."""
     return SimpleNamespace(
         frame=frame, brightness=brightness, write_frames=write_frames, truncate=truncate, write_video=write_video,
-        make_oulu=make_oulu, make_ckplus=make_ckplus, make_dfew=make_dfew, EXPRESSIONS=OULU_EXPRESSIONS,
+        make_oulu=make_oulu, make_ckplus=make_ckplus, make_dfew=make_dfew, make_ferv39k=make_ferv39k,
+        make_mafw=make_mafw, EXPRESSIONS=OULU_EXPRESSIONS,
     )

@@ -5,17 +5,22 @@ from __future__ import annotations
 import pytest
 import torch
 
+from fervid.classes import BASIC6
+from fervid.data.readers.mafw import CLASSES as MAFW_CLASSES
 from fervid.engine.config import load_config, packaged_configs, parse_override
-from fervid.engine.fit import build_model, resolve_model_sizes
+from fervid.engine.fit import build_model, resolve_class_names, resolve_model_sizes
 from fervid.errors import FervidError
 
 MODELS = {"r2plus1d", "tsm", "c3d", "timesformer", "vivit", "cnn_lstm"}
+WILD = {"dfew": [*BASIC6, "neutral"], "ferv39k": [*BASIC6, "neutral"], "mafw": list(MAFW_CLASSES)}
 
 
 def test_every_dataset_has_every_model():
     names = packaged_configs()
     for ds in ("oulu", "ckplus", "synth"):
         assert {n.split("/")[1] for n in names if n.startswith(ds + "/")} == MODELS
+    for ds in WILD:  # the in-the-wild benchmarks: today's two families and the study's 3D-CNN
+        assert {n.split("/")[1] for n in names if n.startswith(ds + "/")} == {"clip", "videomae", "r2plus1d"}
 
 
 @pytest.mark.parametrize("name", packaged_configs())
@@ -24,7 +29,9 @@ def test_packaged_config_loads_and_builds(name):
     ds, model = name.split("/")
     assert config["dataset"] == ds and config["model"]["name"] == model
     resolve_model_sizes(config)
-    num_classes = 7 if ds == "ckplus" else 6
+    classes = WILD.get(ds, [*BASIC6, "contempt"] if ds == "ckplus" else list(BASIC6))
+    resolve_class_names(config, classes)
+    num_classes = len(classes)
     if ds == "synth":  # tiny: really built and run on one clip
         model_ = build_model(config, num_classes)
         d = config["data"]
@@ -35,8 +42,10 @@ def test_packaged_config_loads_and_builds(name):
         with torch.device("meta"):
             model_ = build_model(config, num_classes)
         assert sum(p.numel() for p in model_.parameters()) > 1_000_000
-        p = config["protocol"]  # rule auto: id and 10 folds on Oulu-CASIA / CK+, the data's own folds on DFEW
+        p = config["protocol"]  # rule auto: id and 10 folds on Oulu-CASIA / CK+, the official folds / split in the wild
         assert (p["folds"], p["rule"], p["val_subjects"], p["seeds"]) == (None, "auto", 0.1, None)
+        if ds in WILD:
+            assert config["data"]["num_frames"] == 16
 
 
 def test_overrides_are_yaml_typed():

@@ -44,7 +44,7 @@ def face_preprocess(size: int = 32) -> dict:
 
 def make_checkpoint(path: Path, *, model: str = "c3d", kwargs: dict | None = None, num_frames: int = 8,
                     image_size: int = 16, classes=CLASSES, preprocess: dict | None = None, net=None,
-                    seed: int = 0) -> Path:
+                    seed: int = 0, extra: dict | None = None) -> Path:
     """Save a fervid checkpoint of ``net`` (or a freshly initialised ``model``)."""
     import torch
 
@@ -59,7 +59,7 @@ def make_checkpoint(path: Path, *, model: str = "c3d", kwargs: dict | None = Non
     meta = CheckpointMeta(
         model=model, num_classes=len(classes), num_frames=num_frames, image_size=image_size, classes=list(classes),
         mean=list(info.mean), std=list(info.std), model_kwargs=kwargs,
-        preprocess=preprocess if preprocess is not None else face_preprocess(),
+        preprocess=preprocess if preprocess is not None else face_preprocess(), extra=dict(extra or {}),
     )
     save_checkpoint(path, net, meta)
     return path

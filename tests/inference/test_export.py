@@ -12,7 +12,7 @@ import torch
 from fervid.cli import main
 from fervid.models import list_models
 
-from .conftest import make_checkpoint
+from .conftest import CLASSES, make_checkpoint
 
 
 def _tiny_configs() -> dict:
@@ -28,16 +28,17 @@ def _tiny_configs() -> dict:
 TINY = _tiny_configs()
 
 
-def _export_and_compare(tmp_path, name: str, extra_args=()) -> None:
+def _export_and_compare(tmp_path, name: str, extra_args=(), **override) -> None:
     import onnxruntime as ort
 
     from fervid.checkpoint import load_checkpoint
 
     assert name in TINY, f"no tiny configuration for {name!r} in tests/models/conftest.py"
-    kwargs = dict(TINY[name])
+    kwargs = {**TINY[name], **override}
     frames, size = kwargs.pop("num_frames"), kwargs.pop("image_size")
     ckpt = make_checkpoint(tmp_path / f"{name}.safetensors", model=name, kwargs=kwargs, num_frames=frames,
-                           image_size=size, preprocess={"detector": "none", "size": size})
+                           image_size=size, preprocess={"detector": "none", "size": size},
+                           classes=kwargs.get("class_names") or CLASSES)
     out = tmp_path / f"{name}.onnx"
     assert main(["export", str(ckpt), "--onnx", str(out), *extra_args]) == 0
 
@@ -62,6 +63,13 @@ def _export_and_compare(tmp_path, name: str, extra_args=()) -> None:
 def test_onnx_matches_pytorch(tmp_path, name, capsys):
     _export_and_compare(tmp_path, name)
     assert capsys.readouterr().out.strip() == f"wrote {tmp_path / (name + '.onnx')}"
+
+
+def test_clip_zero_shot_head_exports(tmp_path, capsys):
+    # The tiny clip in TINY runs its text tower in the graph (context tokens); the zero-shot form has
+    # no temporal transformer and a cached text embedding, which the exporter sees as a constant.
+    _export_and_compare(tmp_path, "clip", n_ctx=0, temporal_depth=0, context_length=16)
+    assert capsys.readouterr().out.strip() == f"wrote {tmp_path / 'clip.onnx'}"
 
 
 def test_dynamo_exporter_option(tmp_path, capsys):

@@ -35,6 +35,28 @@ def test_c3d_macs_by_hand():
     assert _gmacs_meta("c3d", 6, 16, 112) * 1e9 == pytest.approx(conv1 + conv2 + fcs, abs=0.5)
 
 
+def _vit_block_macs(tokens: int, dim: int, mlp: int) -> int:
+    # qkv + output projection + MLP + attention (QK^T and AV: tokens^2 x dim each, summed over heads)
+    return tokens * dim * 3 * dim + tokens * dim * dim + 2 * tokens * dim * mlp + 2 * tokens * tokens * dim
+
+
+def test_clip_macs_by_hand():
+    # OpenAI ViT-B/16 per frame (224 px: 196 patches + CLS), 16 frames, 1-layer temporal transformer
+    # on the 512-d embeddings (17 tokens, MLP 1024), linear head; norms and additions are not MACs.
+    frame = 196 * 768 * (3 * 16 * 16) + 12 * _vit_block_macs(197, 768, 3072) + 768 * 512
+    temporal = _vit_block_macs(17, 512, 1024)
+    total = 16 * frame + temporal + 512 * 6
+    assert _gmacs_meta("clip", 6, 16, 224) * 1e9 == pytest.approx(total, abs=0.5)
+
+
+def test_videomae_macs_by_hand():
+    # ViT-B on 16x224: 8x14x14 = 1568 tubelet tokens of 3x2x16x16 values, mean pooling, linear head.
+    tokens = 8 * 14 * 14
+    total = tokens * 768 * (3 * 2 * 16 * 16) + 12 * _vit_block_macs(tokens, 768, 3072) + 768 * 6
+    assert _gmacs_meta("videomae", 6, 16, 224) * 1e9 == pytest.approx(total, abs=0.5)
+    assert _gmacs_meta("videomae", 6, 16, 224) == pytest.approx(180.3, abs=0.1)  # VideoMAE paper: 180 G per view
+
+
 class _Recurrent(nn.Module):
     def __init__(self):
         super().__init__()
@@ -75,7 +97,7 @@ def test_recurrent_and_attention_formulas_without_double_counting(device):
     assert count_macs(att, (2, 5, 6)) == attention
 
 
-@pytest.mark.parametrize("name", ["cnn_lstm", "timesformer", "vivit"])
+@pytest.mark.parametrize("name", ["cnn_lstm", "timesformer", "vivit", "clip", "videomae"])
 def test_models_with_lstm_or_attention_count_the_same_on_cpu_and_meta(name, tiny):
     # the CPU needs the formulas, the meta device does not: equal totals mean none is missed or doubled
     cfg = tiny[name]

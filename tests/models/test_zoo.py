@@ -30,8 +30,8 @@ def _first_layer(model: nn.Module) -> nn.Module:
     return next(m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Conv3d, nn.Linear)))
 
 
-def test_registry_names_the_six_models():
-    assert NAMES == ["c3d", "cnn_lstm", "r2plus1d", "timesformer", "tsm", "vivit"]
+def test_registry_names_the_models():
+    assert NAMES == ["c3d", "clip", "cnn_lstm", "r2plus1d", "timesformer", "tsm", "videomae", "vivit"]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -11,6 +11,8 @@ _FORMAT_OPTIONS = {
     "ckplus": {"no_contempt": "contempt"},
     "folders": {"subject_regex": "subject_regex"},
     "dfew": {},
+    "ferv39k": {},
+    "mafw": {},
     "csv": {},
 }
 

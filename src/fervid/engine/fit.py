@@ -46,6 +46,24 @@ def resolve_model_sizes(config: dict) -> None:
     config["data"]["image_size"] = config["data"]["image_size"] or info.image_size
 
 
+def resolve_class_names(config: dict, classes: list[str]) -> None:
+    """A model that names its classes (a ``class_names`` builder argument: clip's text head) gets the
+    prepared data's, whose order is the label order; different names in the config are an error."""
+    import inspect
+
+    from fervid.models import get_model_info
+
+    if "class_names" not in inspect.signature(get_model_info(config["model"]["name"]).builder).parameters:
+        return
+    kwargs = config["model"]["kwargs"]
+    given = kwargs.get("class_names")
+    if given is None:
+        kwargs["class_names"] = list(classes)
+    elif list(given) != list(classes):
+        raise FervidError(f"model.kwargs.class_names {list(given)} differ from the prepared data's classes "
+                          f"{list(classes)} (their order is the label order); leave class_names out")
+
+
 def weights_normalisation(info, model):
     """``info`` with the mean/std of the weights ``model`` started from (its load report), else as is.
 
@@ -117,6 +135,7 @@ def train_run(
     meta, records = read_meta(prepared), read_manifest(prepared)
     config["dataset"] = config["dataset"] or meta.get("dataset")
     resolve_model_sizes(config)
+    resolve_class_names(config, meta["classes"])
     rule, plans = plan_folds(config, records)
     k = len({p["fold"] for p in plans})
     bad = [i for i in (folds or []) if not 0 <= i < k]

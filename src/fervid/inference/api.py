@@ -88,6 +88,16 @@ class Predictor:
     def classes(self) -> list[str]:
         return list(self.meta.classes)
 
+    @property
+    def synthetic_note(self) -> Optional[str]:
+        """One line when the model was trained on fervid's synthetic faces (``extra["dataset"]``
+        ``synth``, the demo's): its labels on real faces mean little. ``None`` otherwise."""
+        dataset = str(self.meta.extra.get("dataset") or "")
+        if not dataset.startswith("synth"):
+            return None
+        return (f"{self.source} was trained on synthetic faces (dataset {dataset!r}), so its labels on real video "
+                "are not meaningful; use --zero-shot clip or a model trained on a real dataset")
+
     def predict(self, video: Union[str, os.PathLike], *, window: Optional[int] = None,
                 stride: Optional[int] = None) -> VideoPrediction:
         """Decode ``video`` (PyAV) and classify it; see :meth:`predict_frames`."""

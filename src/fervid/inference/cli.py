@@ -13,10 +13,18 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "predict", help="label the expression of faces in videos, window by window",
         description="Detect and crop the face as in training (read from the checkpoint), slide a window of "
-                    "the model's frames over each video and label each window and the whole video.",
+                    "the model's frames over each video and label each window and the whole video. "
+                    "--zero-shot clip labels expressions with CLIP and text prompts, without training.",
     )
     p.add_argument("inputs", nargs="+", metavar="VIDEO_OR_FOLDER", help="video files, or folders of them (recursive)")
-    p.add_argument("--checkpoint", required=True, metavar="CKPT", help="fervid checkpoint (model.safetensors)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", metavar="CKPT", help="fervid checkpoint (model.safetensors)")
+    source.add_argument("--zero-shot", choices=["clip"], help="no checkpoint: CLIP image/text similarity")
+    z = p.add_argument_group("zero-shot options")
+    z.add_argument("--zero-shot-weights", metavar="PATH",
+                   help="CLIP weights: a Hugging Face CLIPModel save directory or an open_clip state-dict file")
+    z.add_argument("--classes", metavar="A,B,...", help="label set (default: the six basic emotions)")
+    z.add_argument("--neutral", action="store_true", help="add 'neutral' to the six basic emotions")
     p.add_argument("--json", metavar="OUT", help="write predictions as JSON (an object, or a list for several videos)")
     p.add_argument("--csv", metavar="OUT", help="write one row per window as CSV")
     p.add_argument("--plot", metavar="OUT.png", help="timeline plot (several videos: OUT-<video>.png each)")
@@ -68,12 +76,33 @@ def _plot_paths(out: str, preds) -> list[Path]:
     return paths
 
 
-def run_predict(args: argparse.Namespace) -> int:
+def _predictor(args: argparse.Namespace):
     from fervid.errors import FervidError
     from fervid.inference.api import load_model
+
+    zero_shot_flags = [f for f in ("zero_shot_weights", "classes", "neutral") if getattr(args, f)]
+    if args.checkpoint:
+        if zero_shot_flags:
+            raise FervidError(f"--{zero_shot_flags[0].replace('_', '-')} applies to --zero-shot only")
+        return load_model(args.checkpoint)
+    from fervid.inference.zero_shot import load_zero_shot
+
+    if not args.zero_shot_weights:
+        raise FervidError("--zero-shot clip needs --zero-shot-weights PATH: a local Hugging Face CLIPModel directory "
+                          "(e.g. a download of openai/clip-vit-base-patch16) or an open_clip state-dict file")
+    if args.classes and args.neutral:
+        raise FervidError("--neutral adds to the default classes; with --classes, list neutral there")
+    classes = args.classes.split(",") if args.classes else None
+    return load_zero_shot(args.zero_shot_weights, model=args.zero_shot, classes=classes, neutral=args.neutral)
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from fervid.errors import FervidError
     from fervid.inference.outputs import format_table, write_csv, write_json
 
-    predictor = load_model(args.checkpoint)  # a bad checkpoint fails everything: FervidError -> exit 2
+    predictor = _predictor(args)  # bad weights fail everything: FervidError -> exit 2
+    if predictor.synthetic_note:
+        print(f"fervid predict: note: {predictor.synthetic_note}", file=sys.stderr)
     videos, errors = expand_inputs(args.inputs)
     for err in errors:
         print(f"fervid predict: error: {err}", file=sys.stderr)

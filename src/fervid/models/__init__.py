@@ -1,4 +1,4 @@
-"""The model zoo: six video FER architectures behind one registry.
+"""The model zoo: the study's six video FER architectures and two current ones (clip, videomae) behind one registry.
 
 Every model maps ``(B, 3, T, H, W)`` float to logits ``(B, num_classes)``.
 """
@@ -18,7 +18,7 @@ def __getattr__(name: str):
     if name not in __all__:
         raise AttributeError(f"module 'fervid.models' has no attribute {name!r}")
     # Each architecture module registers its model on import: explicit, no star-import registration.
-    from fervid.models import c3d, cnn_lstm, r2plus1d, timesformer, tsm, vivit  # noqa: F401
+    from fervid.models import c3d, clip, cnn_lstm, r2plus1d, timesformer, tsm, videomae, vivit  # noqa: F401
     from fervid.models import registry
 
     return getattr(registry, name)

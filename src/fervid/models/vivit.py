@@ -23,7 +23,7 @@ from torch import nn
 from torchvision.models import ViT_B_16_Weights
 
 from fervid.errors import FervidError
-from fervid.models._vit import LN_EPS, Block, PatchEmbed, drop_path_rates, init_vit_weights
+from fervid.models._vit import LN_EPS, Block, PatchEmbed, TemporalTransformer, drop_path_rates, init_vit_weights
 from fervid.models.hub import TORCHVISION_LICENCE, HfRepo, Weights, from_torchvision
 from fervid.models.registry import Converted, register_model
 from fervid.models.weights import fit_pos_embed, strip_prefix
@@ -60,32 +60,6 @@ class ViTEncoder(nn.Module):
         for blk in self.blocks:
             x = blk(x)
         return self.norm(x[:, 0])  # token-wise norm: normalising CLS alone is the same
-
-
-class TemporalTransformer(nn.Module):
-    """Frame embeddings ``(B, T, D)`` + position embedding, own CLS prepended → CLS output ``(B, D)``."""
-
-    def __init__(self, *, num_frames: int, dim: int, depth: int, num_heads: int, mlp_dim: int, drop_rate: float,
-                 drop_path_rate: float) -> None:
-        super().__init__()
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
-        self.pos_embed = nn.Parameter(torch.zeros(1, num_frames, dim))
-        self.drop = nn.Dropout(drop_rate)
-        self.blocks = nn.ModuleList(
-            Block(dim, num_heads=num_heads, mlp_hidden=mlp_dim, drop=drop_rate, drop_path=p)
-            for p in drop_path_rates(drop_path_rate, depth)
-        )
-        self.norm = nn.LayerNorm(dim, eps=LN_EPS)
-        nn.init.trunc_normal_(self.pos_embed, std=0.02)
-        nn.init.trunc_normal_(self.cls_token, std=0.02)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, _, d = x.shape
-        x = torch.cat([self.cls_token.expand(b, 1, d), x + self.pos_embed], dim=1)  # (B, 1+T, D)
-        x = self.drop(x)
-        for blk in self.blocks:
-            x = blk(x)
-        return self.norm(x[:, 0])
 
 
 class ViViT(nn.Module):

@@ -9,7 +9,8 @@ from fervid.errors import FervidError
 from fervid.data.readers.common import Item, Listing, check_unique
 
 # --format name -> module; each module has read(src, **options) -> Listing.
-READERS = {"oulu": "oulu", "ckplus": "ckplus", "folders": "folders", "dfew": "dfew", "csv": "csvlist"}
+READERS = {"oulu": "oulu", "ckplus": "ckplus", "folders": "folders", "dfew": "dfew", "ferv39k": "ferv39k",
+           "mafw": "mafw", "csv": "csvlist"}
 
 
 def read_listing(fmt: str, src, **options) -> Listing:

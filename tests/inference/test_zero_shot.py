@@ -1,0 +1,112 @@
+"""Zero-shot prediction with a tiny random CLIP saved as a Hugging Face directory: the whole path
+(weights directory -> face crops -> windows -> JSON/CSV/plot) runs; the model is random, so the
+tests check the structure of the timeline, not its labels."""
+
+import csv
+import json
+
+import pytest
+import torch
+
+from fervid.cli import main
+from fervid.inference.api import Predictor, predict_video
+from fervid.inference.zero_shot import load_zero_shot
+
+from .conftest import SINGLE_FACE, decode, face_preprocess, make_checkpoint, write_video
+
+BASIC = ["anger", "disgust", "fear", "happiness", "sadness", "surprise"]
+
+
+@pytest.fixture(scope="module")
+def clip_dir(tmp_path_factory):
+    from transformers import CLIPConfig, CLIPModel
+
+    torch.manual_seed(0)
+    cfg = CLIPConfig(
+        text_config=dict(vocab_size=49408, hidden_size=32, intermediate_size=128, num_hidden_layers=1,
+                         num_attention_heads=2, max_position_embeddings=24),
+        vision_config=dict(hidden_size=32, intermediate_size=128, num_hidden_layers=1, num_attention_heads=2,
+                           image_size=32, patch_size=8),
+        projection_dim=16,
+    )
+    model = CLIPModel(cfg)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    path = tmp_path_factory.mktemp("clip")
+    model.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def small_video(tmp_path_factory):
+    """single_face.mp4 at a quarter of its size: the default detector runs on it quickly."""
+    frames = [f[::4, ::4] for f in decode(SINGLE_FACE)]
+    return write_video(tmp_path_factory.mktemp("video") / "small.mp4", frames, fps=30)
+
+
+def test_api_zero_shot_timeline(clip_dir):
+    predictor = load_zero_shot(clip_dir, neutral=True, preprocess=face_preprocess(32))
+    assert isinstance(predictor, Predictor) and predictor.classes == [*BASIC, "neutral"]
+    assert predictor.meta.image_size == 32 and predictor.meta.num_frames == 8  # size read from the weights
+    assert predictor.meta.extra["zero_shot"] and predictor.synthetic_note is None
+    assert not predictor.model.load_report.fresh  # every tensor came from the CLIP weights
+    pred = predict_video(SINGLE_FACE, predictor)
+    assert pred.frames == 72 and pred.classes == predictor.classes
+    assert [(w.start_frame, w.end_frame) for w in pred.windows] == [(s, s + 8) for s in range(0, 65, 4)]
+    for w in pred.windows:
+        assert w.label in predictor.classes and w.label == max(w.probs, key=w.probs.get)
+        assert sum(w.probs.values()) == pytest.approx(1, abs=1e-4)
+    assert pred.label in predictor.classes and 1 <= len(pred.thumbnails) <= 6
+
+
+def test_cli_zero_shot_with_own_classes(clip_dir, small_video, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["predict", str(small_video), "--zero-shot", "clip", "--zero-shot-weights", str(clip_dir),
+                 "--classes", "happiness, sadness,neutral", "--window", "24", "--stride", "24",
+                 "--json", str(out / "p.json"), "--csv", str(out / "p.csv"), "--plot", str(out / "p.png")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "note:" not in captured.err and "overall:" in captured.out
+    doc = json.loads((out / "p.json").read_text())
+    classes = ["happiness", "sadness", "neutral"]
+    assert len(doc["windows"]) == 3 and doc["label"] in classes and list(doc["probs"]) == classes
+    rows = list(csv.DictReader((out / "p.csv").open()))
+    assert len(rows) == 3 and [c for c in rows[0] if c.startswith("p_")] == [f"p_{c}" for c in classes]
+    assert (out / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--zero-shot", "clip"], "needs --zero-shot-weights PATH"),
+    (["--zero-shot", "clip", "--zero-shot-weights", "{w}", "--classes", "happiness"], "at least two"),
+    (["--zero-shot", "clip", "--zero-shot-weights", "{w}", "--classes", "a,b", "--neutral"], "list neutral there"),
+    (["--zero-shot", "clip", "--zero-shot-weights", "{missing}"], "no such weights file"),
+    (["--checkpoint", "{ckpt}", "--classes", "a,b"], "--classes applies to --zero-shot only"),
+])
+def test_cli_zero_shot_errors_are_one_line(args, message, clip_dir, face_ckpt, tmp_path, capsys):
+    fill = {"w": str(clip_dir), "missing": str(tmp_path / "none"), "ckpt": str(face_ckpt)}
+    code = main(["predict", str(SINGLE_FACE), *[a.format(**fill) for a in args]])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and message in err[0]
+
+
+def test_synthetic_checkpoint_says_so_once(small_video, tmp_path, capsys):
+    synth = make_checkpoint(tmp_path / "synth.safetensors", extra={"dataset": "synth"})
+    assert main(["predict", str(small_video), "--checkpoint", str(synth), "--quiet"]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "note:" in line]
+    assert len(notes) == 1 and "synthetic faces" in notes[0] and "--zero-shot clip" in notes[0]
+    real = make_checkpoint(tmp_path / "real.safetensors", extra={"dataset": "dfew"})
+    assert main(["predict", str(small_video), "--checkpoint", str(real), "--quiet"]) == 0
+    assert "note:" not in capsys.readouterr().err
+
+
+def test_zero_shot_predictor_saves_as_a_checkpoint(clip_dir, tmp_path):
+    from fervid.checkpoint import load_checkpoint, save_checkpoint
+
+    predictor = load_zero_shot(clip_dir, classes=["happiness", "neutral"], preprocess=face_preprocess(32))
+    save_checkpoint(tmp_path / "zs.safetensors", predictor.model, predictor.meta)
+    model, meta = load_checkpoint(tmp_path / "zs.safetensors")
+    assert meta.classes == ["happiness", "neutral"] and meta.extra["zero_shot"]
+    x = torch.randn(2, 3, 8, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), predictor.model(x), atol=0, rtol=0)
