@@ -3,7 +3,8 @@
 Parameter names follow the official TimeSformer / timm ``vit.py`` (``patch_embed.proj``,
 ``attn.qkv``, ``attn.proj``, ``mlp.fc1``, ``mlp.fc2``, ``norm1``, ``norm2``), so foreign
 checkpoints map onto them by renaming alone. Attention is
-``torch.nn.functional.scaled_dot_product_attention``.
+``torch.nn.functional.scaled_dot_product_attention``; :attr:`Attention.keep_attn` switches one
+module to an explicit softmax that keeps its weights for saliency (``fervid.inference.saliency``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ class Attention(nn.Module):
     That layout is the official TimeSformer's, timm's, Hugging Face TimeSformer's and
     torchvision's ``in_proj_weight`` (q, k, v stacked, heads contiguous inside each).
     ``(N, L, D)`` → ``(N, L, D)``.
+
+    Saliency: with ``keep_attn`` set (``fervid.inference.saliency.keep_attention`` sets it for a
+    whole model) the weights are computed explicitly as ``softmax(q k^T / sqrt(hd))`` and the last
+    forward's ``(N, heads, L, L)`` weights are kept in ``attn_map`` (part of the autograd graph).
+    Subclasses that build q, k, v differently call :meth:`attend` so they keep this.
     """
 
     def __init__(self, dim: int, *, num_heads: int, qkv_bias: bool = True, attn_drop: float = 0.0,
@@ -48,13 +54,23 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
+        self.keep_attn = False
+        self.attn_map: torch.Tensor | None = None
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """``(N, heads, L, hd)`` each → ``(N, heads, L, hd)``: fused kernel, or explicit when keeping weights."""
+        p = self.attn_drop if self.training else 0.0
+        if not self.keep_attn:
+            return F.scaled_dot_product_attention(q, k, v, dropout_p=p)
+        attn = (q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5).softmax(dim=-1)  # (N, heads, L, L)
+        self.attn_map = attn
+        return F.dropout(attn, p, self.training) @ v
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, l, d = x.shape
         # (N, L, 3D) -> (N, L, 3, heads, hd) -> (3, N, heads, L, hd): views, no copy
         q, k, v = self.qkv(x).reshape(n, l, 3, self.num_heads, d // self.num_heads).permute(2, 0, 3, 1, 4)
-        x = F.scaled_dot_product_attention(q, k, v, dropout_p=self.attn_drop if self.training else 0.0)
-        x = x.transpose(1, 2).reshape(n, l, d)  # (N, heads, L, hd) -> (N, L, D)
+        x = self.attend(q, k, v).transpose(1, 2).reshape(n, l, d)  # (N, heads, L, hd) -> (N, L, D)
         return self.proj_drop(self.proj(x))
 
 
