@@ -53,7 +53,7 @@ def score_run(run: Path, prepared: Path, synth: Path, *, max_clips: int | None, 
     records = read_manifest(prepared)
     rng = np.random.default_rng(seed)
     scores = {k: {"hits": [], "energy": []} for k in ("model", "model_correct", "centre", "random")}
-    n_clips = n_correct = 0
+    n_correct, clip_ids = 0, []
     for fold in folds:
         ckpt = run / f"fold_{fold['fold']:02d}" / "model.safetensors"
         if not ckpt.is_file():
@@ -74,10 +74,10 @@ def score_run(run: Path, prepared: Path, synth: Path, *, max_clips: int | None, 
                     scores[key][k] += v
                     if key == "model" and correct:
                         scores["model_correct"][k] += v
-            n_clips += 1
+            clip_ids.append(r.clip_id)
             n_correct += correct
-    return {"clips": n_clips, "correct": n_correct, "frames": len(scores["model"]["hits"]),
-            **{k: summarise(v) for k, v in scores.items()}}
+    return {"clips": len(clip_ids), "correct": n_correct, "frames": len(scores["model"]["hits"]),
+            **{k: summarise(v) for k, v in scores.items()}, "clip_ids": clip_ids}
 
 
 def summarise(s: dict) -> dict:

@@ -23,12 +23,10 @@ def build(root: Path) -> Path:
     from fervid.data.synthetic_masks import write_au_masks
     from fervid.engine.config import load_config
     from fervid.engine.fit import train_run
-    from fervid.engine.report import write_report
 
     generate(root / "synth", subjects=SUBJECTS, frames=8, size=(160, 120), seed=0, intensity=(0.7, 1.0))
     write_au_masks(root / "synth")
     prepare(root / "synth", root / "prepared", "oulu", size=48, detector="haar", margin=0.0, progress=False)
     run = root / "runs" / "c3d"
-    train_run(load_config("synth/c3d", [f"data.path={root / 'prepared'}", *C3D]), run, folds=[0])
-    write_report(run)
+    train_run(load_config("synth/c3d", [f"data.path={root / 'prepared'}", *C3D]), run, folds=[0])  # + report
     return root
