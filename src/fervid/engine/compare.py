@@ -115,9 +115,11 @@ def render_table(rows: list[dict], *, forced: bool = False) -> str:
 
 
 def compare_runs(
-    run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike | None = None, *, force: bool = False
+    run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike | None = None, *, force: bool = False,
+    html: str | os.PathLike | None = None,
 ) -> list[dict]:
-    """One row per run directory; with ``out`` (``X.md``) also writes ``X.md``, ``X.csv``, ``X.png``.
+    """One row per run directory; with ``out`` (``X.md``) also writes ``X.md``, ``X.csv``, ``X.png``;
+    with ``html`` a self-contained page of the table and chart (``fervid.engine.html_report``).
 
     Row keys: ``label, model, dataset, protocol, folds, complete, {accuracy,uar,macro_f1}_{mean,std}``
     (fractions), ``params_m, gmacs, input, train_time_per_fold_s, train_time_s, run_dir``.
@@ -137,6 +139,13 @@ def compare_runs(
             forced = True
     rows = [_row(r, d) for r, d in zip(results, dirs)]
     _labels(rows)
+    if html is not None:
+        from fervid.engine.html_report import render_compare_html
+        from fervid.engine.plots import plot_compare
+        from fervid.htmlpage import write_page
+
+        write_page(html, render_compare_html(rows, render_table(rows, forced=forced), plot_compare(rows),
+                                             forced=forced))
     if out is not None:
         from fervid.data.manifest import write_csv_atomic
         from fervid.engine.plots import plot_compare

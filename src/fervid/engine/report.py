@@ -269,6 +269,32 @@ def _duration(seconds: float | None) -> str:
     return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
 
 
+def protocol_items(r: dict) -> list[str]:
+    """The protocol in words, one item per aspect (report.md and the HTML report)."""
+    split = r["split"]
+    selection = (r["selection"][0] if len(r["selection"]) == 1
+                 else "per fold, listed under the results table")
+    items = [
+        f"{r['protocol']} cross-validation: {split['k']} folds of subjects "
+        f"(rule {split['rule']!r}: {RULES.get(split['rule'], 'as recorded in folds.json')}; seed {split['seed']}; "
+        f"test-subject lists sha1 {split['test_subjects_sha1']}); "
+        "no subject is on both sides of a fold.",
+        f"Validation: {_val_words(split.get('val_subjects'))}. Model selection: {selection}. "
+        "Selection uses only training subjects; "
+        "the test fold is scored once, at the end, and chooses nothing.",
+        "Metrics: accuracy = WAR (fraction of test clips correct); UAR = mean recall over the classes "
+        "present in the fold's test set; macro-F1 (torchmetrics). Mean over folds, each fold weighted "
+        "equally; ± is the sample standard deviation over folds (ddof=1; none for a single fold).",
+        f"Classes ({len(r['classes'])}): {', '.join(r['classes'])}.",
+    ]
+    if r.get("cost_error"):
+        items.append(f"Model: parameters and GMACs could not be counted ({r['cost_error']}).")
+    elif r.get("params") is not None:
+        items.append(f"Model: {r['params'] / 1e6:.2f} M parameters, {r['gmacs']:.3g} GMACs per clip "
+                     f"({r['input']}, one view, multiply-accumulates).")
+    return items
+
+
 def render_markdown(results: dict) -> str:
     """``report.md``: protocol, per-fold table, mean ± std, summed confusion matrix, plots."""
     r, split = results, results["split"]
@@ -279,28 +305,7 @@ def render_markdown(results: dict) -> str:
         lines += [f"**Incomplete run**: fold{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))} "
                   f"{'have' if len(missing) > 1 else 'has'} no result yet; "
                   f"the mean and std below are over {done} only and are not the {split['k']}-fold result.", ""]
-    selection = (r["selection"][0] if len(r["selection"]) == 1
-                 else "per fold, listed under the results table")
-    lines += [
-        "## Protocol",
-        "",
-        f"- {r['protocol']} cross-validation: {split['k']} folds of subjects "
-        f"(rule {split['rule']!r}: {RULES.get(split['rule'], 'as recorded in folds.json')}; seed {split['seed']}; "
-        f"test-subject lists sha1 {split['test_subjects_sha1']}); "
-        "no subject is on both sides of a fold.",
-        f"- Validation: {_val_words(split.get('val_subjects'))}. Model selection: {selection}. "
-        "Selection uses only training subjects; "
-        "the test fold is scored once, at the end, and chooses nothing.",
-        "- Metrics: accuracy = WAR (fraction of test clips correct); UAR = mean recall over the classes "
-        "present in the fold's test set; macro-F1 (torchmetrics). Mean over folds, each fold weighted "
-        "equally; ± is the sample standard deviation over folds (ddof=1; none for a single fold).",
-        f"- Classes ({len(r['classes'])}): {', '.join(r['classes'])}.",
-    ]
-    if r.get("cost_error"):
-        lines.append(f"- Model: parameters and GMACs could not be counted ({r['cost_error']}).")
-    elif r.get("params") is not None:
-        lines.append(f"- Model: {r['params'] / 1e6:.2f} M parameters, {r['gmacs']:.3g} GMACs per clip "
-                     f"({r['input']}, one view, multiply-accumulates).")
+    lines += ["## Protocol", "", *(f"- {item}" for item in protocol_items(r))]
     lines += ["", "## Results (%)", "",
               "| fold | n_test | accuracy | UAR | macro-F1 | selected epoch / run | train time |",
               "|---:|---:|---:|---:|---:|---:|---:|"]

@@ -20,6 +20,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--json", metavar="OUT", help="write predictions as JSON (an object, or a list for several videos)")
     p.add_argument("--csv", metavar="OUT", help="write one row per window as CSV")
     p.add_argument("--plot", metavar="OUT.png", help="timeline plot (several videos: OUT-<video>.png each)")
+    p.add_argument("--html", metavar="OUT.html", help="one self-contained HTML page: timelines, face crops, tables")
+    p.add_argument("--saliency", action="store_true", help="with --html: where the model looked in each face crop")
     p.add_argument("--window", type=int, metavar="T", help="frames per window (default: the model's frames)")
     p.add_argument("--stride", type=int, metavar="S", help="frames between windows (default: window // 2)")
     p.add_argument("--quiet", action="store_true", help="no table on the terminal")
@@ -73,14 +75,23 @@ def run_predict(args: argparse.Namespace) -> int:
     from fervid.inference.api import load_model
     from fervid.inference.outputs import format_table, write_csv, write_json
 
+    from fervid.inference.html_predict import PredictionPage, predict_with_saliency
+
+    if args.saliency and not args.html:
+        raise FervidError("--saliency goes with --html OUT.html")
     predictor = load_model(args.checkpoint)  # a bad checkpoint fails everything: FervidError -> exit 2
     videos, errors = expand_inputs(args.inputs)
     for err in errors:
         print(f"fervid predict: error: {err}", file=sys.stderr)
-    preds = []
+    preds, pages = [], []
     for video in videos:
         try:
-            pred = predictor.predict(video, window=args.window, stride=args.stride)
+            if args.saliency:
+                pages.append(predict_with_saliency(predictor, video, window=args.window, stride=args.stride))
+                pred = pages[-1].prediction
+            else:
+                pred = predictor.predict(video, window=args.window, stride=args.stride)
+                pages.append(PredictionPage(pred))
         except FervidError as e:
             errors.append(str(e))
             print(f"fervid predict: error: {e}", file=sys.stderr)
@@ -99,6 +110,10 @@ def run_predict(args: argparse.Namespace) -> int:
 
             for pred, path in zip(preds, _plot_paths(args.plot, preds)):
                 plot_timeline(pred, path)
+        if args.html:
+            from fervid.inference.html_predict import write_predict_html
+
+            write_predict_html(args.html, pages)
     n_in = len(preds) + len(errors)
     if errors:
         print(f"fervid predict: {len(preds)} of {n_in} inputs predicted, {len(errors)} failed", file=sys.stderr)
