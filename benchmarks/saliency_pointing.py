@@ -3,9 +3,10 @@
     python benchmarks/saliency_pointing.py DEMO_DIR [--models c3d,tsm,...] [--max-clips N] [--out OUT.md]
 
 DEMO_DIR is a ``fervid demo --out DEMO_DIR`` folder (``synth/``, ``prepared/``,
-``runs/<model>/fold_XX/model.safetensors``). A model without a run there is trained first with
-the demo's pipeline (``fervid.engine.demo.run_demo``, the ``synth/<model>`` configs), and the AU
-masks (``synth/AUMasks``, docs/synthetic.md) are written if missing.
+``runs/<model>/fold_XX/model.safetensors``; ``runs/<model>-<k>fold`` from ``--quick`` also
+counts). If a model has no run there, the demo's pipeline (``fervid.engine.demo.run_demo``, the
+``synth/<model>`` configs) runs for the requested models, keeping what is finished; the AU masks
+(``synth/AUMasks``, docs/synthetic.md) are written if missing.
 
 For every fold of each model, each clip of that fold's **test subjects** only is explained for
 its true class (``fervid.inference.explain.explain_clip``: the model's frames, sampled as in
@@ -123,9 +124,9 @@ def main(argv: list[str] | None = None) -> int:
 
     models = [m for m in args.models.split(",") if m]
     missing = [m for m in models if find_run(args.demo, m) is None]
-    if missing:
+    if missing:  # the demo's pipeline resumes: finished runs are kept, DEMO_DIR/results.md lists them all
         print(f"# training {', '.join(missing)} with the demo's pipeline in {args.demo}", flush=True)
-        run_demo(args.demo, models=tuple(missing), log=lambda s: print(f"#   {s}", flush=True))
+        run_demo(args.demo, models=tuple(models), log=lambda s: print(f"#   {s}", flush=True))
     synth, prepared = args.demo / "synth", args.demo / "prepared"
     if not (synth / MASK_DIR).is_dir():
         print(f"# writing AU masks: {write_au_masks(synth, workers=os.cpu_count() or 1)} sequences", flush=True)

@@ -68,7 +68,8 @@ class Num:
     def td(self) -> str:
         if self.value is None:
             return f'<td class="num">{esc(self.text)}</td>'
-        return f'<td class="num" data-value="{self.value!r}">{esc(self.text)}</td>'
+        exact = str(int(self.value)) if isinstance(self.value, (int, np.integer)) else repr(float(self.value))
+        return f'<td class="num" data-value="{exact}">{esc(self.text)}</td>'
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence], *, caption: Optional[str] = None,

@@ -74,7 +74,7 @@ def test_explain_a_real_face_video(face_ckpt, tmp_path, capsys):
     assert w["end_frame"] - w["start_frame"] == 8
     assert all(w["start_frame"] <= f["index"] < w["end_frame"] for f in doc["frames"])
     assert all(f["time_s"] == pytest.approx(f["index"] / 30, abs=1e-3) for f in doc["frames"])
-    assert "most important frame" in capsys.readouterr().out
+    assert "most important: " in capsys.readouterr().out
 
 
 def test_bad_requests_are_one_line_errors(face_ckpt, tiny_study, capsys):
@@ -82,5 +82,7 @@ def test_bad_requests_are_one_line_errors(face_ckpt, tiny_study, capsys):
     assert "give CLIP_OR_VIDEO, or --data PREPARED with --clip" in capsys.readouterr().err
     assert main(["explain", str(face_ckpt), "--data", str(tiny_study / "prepared"), "--clip", "nope"]) == 2
     assert "no clip 'nope'" in capsys.readouterr().err
+    assert main(["explain", str(face_ckpt), "x.npy", "--all-windows"]) == 2
+    assert "apply to videos" in capsys.readouterr().err
     with pytest.raises(FervidError, match="target class 'joy' is not one of the model's"):
         explain_clip(np.zeros((8, 32, 32, 3), np.uint8), str(face_ckpt), target="joy")

@@ -19,6 +19,7 @@ they can be added to an existing ``fervid synth`` folder; the frames are never t
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -115,6 +116,15 @@ def read_masks(folder) -> tuple[np.ndarray, np.ndarray]:
     return raw == CHANGED, raw >= FACE
 
 
+@functools.lru_cache(maxsize=4)
+def _prepared(path: str, manifest_mtime: int):
+    """A prepared set's records by clip id and its face cropper (read once per set and manifest version)."""
+    from fervid.data.faces import FaceCropper
+    from fervid.data.manifest import read_manifest, read_meta
+
+    return {r.clip_id: r for r in read_manifest(path)}, FaceCropper.from_config(read_meta(path)["preprocess"])
+
+
 def crop_masks(prepared_dir, clip_id: str, synth_dir) -> tuple[np.ndarray, np.ndarray]:
     """The AU and face masks of prepared clip ``clip_id``, cut as its frames were: bool ``(changed, face)``,
     each ``(T, S, S)`` like the clip.
@@ -122,16 +132,13 @@ def crop_masks(prepared_dir, clip_id: str, synth_dir) -> tuple[np.ndarray, np.nd
     Uses the crop geometry ``fervid prepare`` recorded (``boxes/<clip_id>.npy``); a set prepared
     before that is re-cropped from its frames and used only if this reproduces the stored clip exactly.
     """
-    from fervid.data.faces import FaceCropper
-    from fervid.data.manifest import read_manifest, read_meta
-
     prepared, synth = Path(prepared_dir), Path(synth_dir)
-    record = next((r for r in read_manifest(prepared) if r.clip_id == clip_id), None)
+    records, cropper = _prepared(str(prepared.resolve()), (prepared / "manifest.csv").stat().st_mtime_ns)
+    record = records.get(clip_id)
     if record is None:
         raise FervidError(f"{prepared}: no clip {clip_id!r} in manifest.csv")
     subject, expression = Path(record.source).parts[-2:]
     changed, face = read_masks(synth / MASK_DIR / subject / expression)
-    cropper = FaceCropper.from_config(read_meta(prepared)["preprocess"])
     boxes_path = prepared / "boxes" / f"{clip_id}.npy"
     if boxes_path.is_file():
         geometry = np.load(boxes_path)

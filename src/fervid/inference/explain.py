@@ -47,7 +47,9 @@ class Explanation:
 
     def to_dict(self) -> dict:
         """The JSON form (no maps: they go to ``.npy``)."""
-        peaks = [np.unravel_index(int(m.argmax()), m.shape) for m in self.saliency]
+        from fervid.inference.pointing import peak
+
+        peaks = [peak(m) for m in self.saliency]
         frames = []
         for i, (f, w, (y, x)) in enumerate(zip(self.frame_index, self.temporal, peaks)):
             row = {"index": int(f), "importance": round(float(w), 6), "peak_xy": [int(x), int(y)]}

@@ -10,7 +10,7 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "explain", help="where a model looks: saliency per frame and which frames mattered",
         description="Grad-CAM (CNNs) or gradient-weighted attention (transformers) on the face crops the "
-                    "model sees, and the share of each frame in the decision. INPUT is a prepared clip (.npy) "
+                    "model sees, and the share of each frame in the decision. CLIP_OR_VIDEO is a prepared clip (.npy) "
                     "or a video (cropped as `fervid predict` does; its most confident window is explained). "
                     "Writes NAME.png (strip), NAME.gif, NAME.npy (maps) and NAME.json into --out.",
     )
@@ -35,8 +35,11 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.input is None) == (args.data is None or args.clip is None):
         raise FervidError("give CLIP_OR_VIDEO, or --data PREPARED with --clip CLIP_ID (not both)")
+    is_clip = args.input is None or args.input.endswith(".npy")
+    if is_clip and (args.all_windows or args.window or args.stride):
+        raise FervidError("--all-windows, --window and --stride apply to videos, not to prepared clips")
     predictor = load_model(args.checkpoint)
-    if args.input is None or args.input.endswith(".npy"):
+    if is_clip:
         clip, name, label = load_prepared_clip(args.input, data=args.data, clip_id=args.clip)
         explanations = [explain_clip(clip, predictor, target=args.target, name=name, label=label)]
         stems = [name]
@@ -52,6 +55,6 @@ def run(args: argparse.Namespace) -> int:
         where = f"{ex.frame_index[top] / ex.fps:.2f} s" if ex.fps else f"frame {ex.frame_index[top]}"
         truth = f", true {ex.label}" if ex.label else ""
         print(f"{ex.source}: predicted {ex.predicted} ({ex.probs[ex.predicted]:.2f}{truth}); saliency for "
-              f"{ex.target}, {ex.method}; most important frame {where} ({ex.temporal[top]:.0%})")
+              f"{ex.target}, {ex.method}; most important: {where} ({ex.temporal[top]:.0%})")
         print(f"  wrote {', '.join(str(p) for p in paths.values())}")
     return 0

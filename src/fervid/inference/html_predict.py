@@ -40,7 +40,7 @@ def predict_with_saliency(predictor: Predictor, video, *, window=None, stride=No
     pred = predictor.predict_crop(crop, v.fps, name=str(video), window=window, stride=stride)
     faces = [w for w in pred.windows if w.label is not None]
     cache, out = {}, []
-    for t, _ in pred.thumbnails:
+    for t, _ in (pred.thumbnails if faces else []):  # no labelled window: nothing to explain
         frame = int(round(t * v.fps))
         w = min(faces, key=lambda w: abs((w.start_frame + w.end_frame - 1) / 2 - frame))
         key = (w.start_frame, w.end_frame)
@@ -71,8 +71,9 @@ def _video_section(pg: PredictionPage, index: int) -> str:
                 '<div class="strip">' + "".join(figure(png_bytes(o), cap) for cap, o in pg.saliency) + "</div>"]
     rows = []
     for w in p.windows:
-        cells = [Num(w.to_dict()["start_s"], f"{w.start_s:.2f}"), Num(w.to_dict()["end_s"], f"{w.end_s:.2f}"),
-                 Num(w.to_dict()["face_rate"], f"{w.face_rate:.0%}"), w.label or "no face"]
+        d = w.to_dict()  # the JSON's (rounded) values
+        cells = [Num(d["start_s"], f"{w.start_s:.2f}"), Num(d["end_s"], f"{w.end_s:.2f}"),
+                 Num(d["face_rate"], f"{w.face_rate:.0%}"), w.label or "no face"]
         cells += [Num(w.probs[c], f"{w.probs[c]:.3f}") if w.probs else "–" for c in p.classes]
         rows.append(cells)
     out.append(table(["start (s)", "end (s)", "face", "label", *p.classes], rows, caption="windows",
