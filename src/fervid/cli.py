@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "fervid.engine.report_cli",
     "fervid.engine.demo_cli",
     "fervid.inference.cli",
+    "fervid.inference.explain_cli",
     "fervid.models.cli",
     "fervid.models.weights_cli",
 )

@@ -121,6 +121,9 @@ class CropResult:
     clip: np.ndarray  # (T, size, size, 3) uint8 RGB
     detected: np.ndarray  # (T,) bool: the detector found a face in this very frame
     boxes: np.ndarray  # (T, 4) float (x, y, w, h): the tracked face box after filling and smoothing
+    # (T, 4) float (centre x, centre y, side, roll in degrees): what FaceCropper.cut needs to cut
+    # the same crops from these frames, or from anything aligned with them (masks)
+    geometry: np.ndarray | None = None
 
     @property
     def face_rate(self) -> float:
@@ -244,7 +247,8 @@ class FaceCropper:
         if self.detector.name == "none":
             clip = np.stack([cv2.resize(f, (self.size, self.size), interpolation=cv2.INTER_AREA) for f in frames])
             boxes = np.tile(np.array([0.0, 0.0, w, h]), (n, 1))
-            return CropResult(clip=clip, detected=np.ones(n, bool), boxes=boxes)
+            geometry = np.tile(np.array([w / 2, h / 2, max(w, h), 0.0]), (n, 1))
+            return CropResult(clip=clip, detected=np.ones(n, bool), boxes=boxes, geometry=geometry)
 
         chosen = track([self._detect(f) for f in frames], w, h)
         detected = np.array([b is not None for b in chosen])
@@ -258,9 +262,19 @@ class FaceCropper:
         angles = np.zeros(n)
         if self.align and detected.any():
             angles = self._eye_angles(frames, geo, detected)
-        clip = np.stack([self._cut(f, cx, cy, side, a) for f, (cx, cy, side), a in zip(frames, geo, angles)])
+        geometry = np.concatenate([geo, angles[:, None]], axis=1)
+        clip = self.cut(frames, geometry)
         boxes = np.stack([geo[:, 0] - geo[:, 2] / 2, geo[:, 1] - geo[:, 2] / 2, geo[:, 2], geo[:, 2]], axis=1)
-        return CropResult(clip=clip, detected=detected, boxes=boxes)
+        return CropResult(clip=clip, detected=detected, boxes=boxes, geometry=geometry)
+
+    def cut(self, images, geometry: np.ndarray) -> np.ndarray:
+        """Cut crops from ``images`` (frames ``(H, W, 3)`` or masks ``(H, W)``, uint8) with a
+        :attr:`CropResult.geometry`: the same pixels ``crop`` cut from the frames it was computed on."""
+        import cv2
+
+        if self.detector.name == "none":
+            return np.stack([cv2.resize(f, (self.size, self.size), interpolation=cv2.INTER_AREA) for f in images])
+        return np.stack([self._cut(f, cx, cy, side, a) for f, (cx, cy, side, a) in zip(images, geometry)])
 
     def _cut(self, frame: np.ndarray, cx: float, cy: float, side: float, angle: float) -> np.ndarray:
         import cv2

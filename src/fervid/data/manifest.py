@@ -9,6 +9,9 @@ This is the contract between ``fervid prepare`` (writer) and training/evaluation
   ships official folds (DFEW's five, a CSV column) or a ``train``/``test`` split (FERV39k's);
   ``file`` is relative to the directory.
 - ``clips/<clip_id>.npy``: ``uint8`` array ``(T, H, W, 3)``, RGB, face-cropped.
+- ``boxes/<clip_id>.npy``: ``float64`` ``(T, 4)``: each frame's crop (centre x, centre y, face
+  side before the margin, roll in degrees) in source-frame pixels; ``FaceCropper.cut`` re-cuts
+  anything aligned with the source frames (e.g. synthetic AU masks) exactly as the clip was cut.
 - ``skipped.csv``: ``item,reason`` for everything that was not turned into a clip.
 """
 

@@ -82,6 +82,9 @@ def process_item(item: Item, out: Path, cropper: FaceCropper) -> dict:
         buf = io.BytesIO()
         np.save(buf, np.ascontiguousarray(crop.clip, dtype=np.uint8))  # (T, H, W, 3) RGB
         atomic_write_bytes(out / file, buf.getvalue())
+        buf = io.BytesIO()
+        np.save(buf, crop.geometry)  # (T, 4): centre x, centre y, side, roll; re-cuts aligned masks exactly
+        atomic_write_bytes(out / "boxes" / f"{item.clip_id}.npy", buf.getvalue())
         record = ClipRecord(
             clip_id=item.clip_id, subject=item.subject, label=item.label, n_frames=len(crop.clip),
             source=item.source, face_rate=round(crop.face_rate, 4), dropped_frames=dropped, fold=item.fold, file=file,

@@ -191,36 +191,57 @@ class _Composer:
         self.centre = np.array([px * w, py * h])
         self.scale = ph * h / (2.0 * subject.face.b)  # canonical px → frame px
 
+    @property
+    def blur(self) -> float:
+        return max(0.8, 0.45 / self.scale)  # more blur before a stronger downscale: no aliasing
+
+    def affine(self, seq: Sequence, i: int) -> np.ndarray:
+        """Frame ``i``'s 2x3 map from the canonical canvas to the frame (head motion, placement)."""
+        w, h = self.size
+        dx, dy, roll, scale, squash = seq.pose[i]
+        th = np.deg2rad(roll)
+        rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
+        A = rot @ np.diag([self.scale * scale * squash, self.scale * scale])
+        t = self.centre + np.array([dx * w, dy * h]) - A @ np.array(HEAD_CENTRE)
+        return np.hstack([A, t[:, None]])
+
+    def lit_frame(self, seq: Sequence, i: int, aus: np.ndarray) -> np.ndarray:
+        """Frame ``i`` drawn with AU intensities ``aus``, placed and lit, before sensor noise: float32 BGR."""
+        w, h = self.size
+        ramp = np.float32(np.cos(seq.light_dir)) * self._ramp[0] + np.float32(np.sin(seq.light_dir)) * self._ramp[1]
+        face, alpha = self.subject.face.render(aus, blink=seq.blink[i], gaze=seq.gaze, blur=self.blur)
+        M = self.affine(seq, i)
+        face = cv2.warpAffine(face, M, (w, h), flags=cv2.INTER_LINEAR)
+        a = cv2.warpAffine(alpha, M, (w, h), flags=cv2.INTER_LINEAR).astype(np.float32)
+        a *= np.float32(-1 / 255)
+        a += np.float32(1.0)  # 1 - alpha: how much background shows
+        img = self.background * a[..., None]
+        img += face  # premultiplied colour
+        gain, grad = seq.light[i]
+        light = np.float32(gain * grad) * ramp
+        light += np.float32(gain)
+        img *= light[..., None]
+        return img
+
     def frames(self, seq: Sequence, noise_seed: int):
         """Yield the sequence's frames, BGR uint8 (H, W, 3)."""
         w, h = self.size
-        ramp = np.float32(np.cos(seq.light_dir)) * self._ramp[0] + np.float32(np.sin(seq.light_dir)) * self._ramp[1]
-        blur = max(0.8, 0.45 / self.scale)  # more blur before a stronger downscale: no aliasing
         # Sensor noise: one bank per sequence, a random window of it per frame (drawing fresh
         # noise for every frame would cost more than rendering the face).
         rng = np.random.default_rng(noise_seed)
         pad = 32
         bank = rng.standard_normal((h + pad, w + pad, 3), dtype=np.float32) * np.float32(seq.noise)
         for i in range(seq.n_frames):
-            face, alpha = self.subject.face.render(seq.aus[i], blink=seq.blink[i], gaze=seq.gaze, blur=blur)
-            dx, dy, roll, scale, squash = seq.pose[i]
-            th = np.deg2rad(roll)
-            rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
-            A = rot @ np.diag([self.scale * scale * squash, self.scale * scale])
-            t = self.centre + np.array([dx * w, dy * h]) - A @ np.array(HEAD_CENTRE)
-            M = np.hstack([A, t[:, None]])
-            face = cv2.warpAffine(face, M, (w, h), flags=cv2.INTER_LINEAR)
-            a = cv2.warpAffine(alpha, M, (w, h), flags=cv2.INTER_LINEAR).astype(np.float32)
-            a *= np.float32(-1 / 255)
-            a += np.float32(1.0)  # 1 - alpha: how much background shows
-            img = self.background * a[..., None]
-            img += face  # premultiplied colour
-            gain, grad = seq.light[i]
-            light = np.float32(gain * grad) * ramp
-            light += np.float32(gain)
-            img *= light[..., None]
+            img = self.lit_frame(seq, i, seq.aus[i])
             oy, ox = rng.integers(0, pad, 2)
             yield cv2.add(img, bank[oy : oy + h, ox : ox + w], dtype=cv2.CV_8U)
+
+
+def plan_subject(seed: int, subject: Subject, frames: tuple[int, int],
+                 intensity: tuple[float, float]) -> list[Sequence]:
+    """The six sequences ``generate`` draws for ``subject``, in ``EMOTIONS`` order."""
+    lengths = _rng(seed, subject.index, 50).integers(frames[0], frames[1] + 1, len(EMOTIONS))
+    return [plan_sequence(seed, subject, e, int(n), intensity=intensity) for e, n in zip(EMOTIONS, lengths)]
 
 
 def render_sequence(seq: Sequence, subject: Subject, size: tuple[int, int], seed: int) -> list[np.ndarray]:
@@ -251,11 +272,10 @@ def _write_subject(root: Path, seed: int, s: int, frames: tuple[int, int], size:
     """Render and write subject ``s``'s six sequences under ``root``; their records."""
     subject = make_subject(seed, s)
     composer = _Composer(subject, size)
-    lengths = _rng(seed, s, 50).integers(frames[0], frames[1] + 1, len(EMOTIONS))
     params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
     records = []
-    for emotion, n in zip(EMOTIONS, lengths):
-        seq = plan_sequence(seed, subject, emotion, int(n), intensity=intensity)
+    for seq in plan_subject(seed, subject, frames, intensity):
+        emotion = seq.emotion
         folder = root.joinpath(*LAYOUT, f"P{s + 1:03d}", FOLDERS[emotion])
         folder.mkdir(parents=True)
         for i, frame in enumerate(composer.frames(seq, _noise_seed(seed, s, emotion))):

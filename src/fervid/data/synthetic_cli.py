@@ -50,6 +50,8 @@ def add_parser(subparsers) -> None:
                    help="apex intensity range LOW-HIGH; weak expressions are harder (default 0.2-1.0)")
     p.add_argument("--workers", type=int, default=1, metavar="N", help="processes rendering subjects in parallel (default 1)")
     p.add_argument("--strip", metavar="PNG", help="also write a PNG strip of each emotion, neutral to apex")
+    p.add_argument("--masks", action="store_true",
+                   help="also write, per frame, where the Action Units changed the face (OUT/AUMasks/P001/Anger/000.png)")
     p.set_defaults(func=run)
 
 
@@ -62,6 +64,11 @@ def run(args) -> int:
         summary = generate(args.out, subjects=args.subjects, frames=args.frames, size=args.size,
                            seed=args.seed, intensity=args.intensity, workers=args.workers)
         print(summary)
+        if args.masks:
+            from fervid.data.synthetic_masks import MASK_DIR, write_au_masks
+
+            n = write_au_masks(args.out, workers=args.workers)
+            print(f"wrote AU masks of {n} sequences to {summary.out / MASK_DIR}")
     if args.strip is not None:
         print(f"wrote {render_strip(args.strip, seed=args.seed)}")
     return 0

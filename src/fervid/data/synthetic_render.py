@@ -210,16 +210,10 @@ class FaceRenderer:
         premultiplied by alpha (black where there is no face).
         """
         g = dict(zip(AUS, (float(v) for v in au)))
-        p, (cx, cy), a, b = self.p, HEAD_CENTRE, self.a, self.b
         img = self.back.copy()
         alpha = self.back_alpha.copy()
-        head = np.zeros(CANVAS, np.uint8)
-        drop = 0.16 * b * g["AU26"]
-        t = np.linspace(0, 2 * np.pi, 72, endpoint=False)
-        low = np.clip(np.sin(t), 0, None)
-        xs = cx + a * np.cos(t) * (1 - p.jaw * low**2)
-        ys = cy + b * np.sin(t) + drop * low**2
-        cv2.fillPoly(head, [_fix(np.stack([xs, ys], 1))], 255, cv2.LINE_8, _SHIFT)
+        drop = 0.16 * self.b * g["AU26"]
+        head = self.head_mask(au)
         cv2.copyTo(self.skin, head, img)
         self._cheeks(img, g)
         self._forehead(img, g)
@@ -235,6 +229,18 @@ class FaceRenderer:
             img = cv2.GaussianBlur(img, (0, 0), blur)
             alpha = cv2.GaussianBlur(alpha, (0, 0), blur)
         return img, alpha
+
+    def head_mask(self, au: np.ndarray) -> np.ndarray:
+        """The head's outline (skin region, the jaw lowered by AU26) on the canvas: uint8 0/255 ``(H, W)``."""
+        p, (cx, cy), a, b = self.p, HEAD_CENTRE, self.a, self.b
+        drop = 0.16 * b * float(au[AUS.index("AU26")])
+        head = np.zeros(CANVAS, np.uint8)
+        t = np.linspace(0, 2 * np.pi, 72, endpoint=False)
+        low = np.clip(np.sin(t), 0, None)
+        xs = cx + a * np.cos(t) * (1 - p.jaw * low**2)
+        ys = cy + b * np.sin(t) + drop * low**2
+        cv2.fillPoly(head, [_fix(np.stack([xs, ys], 1))], 255, cv2.LINE_8, _SHIFT)
+        return head
 
     def _cheeks(self, img, g) -> None:
         lift = max(g["AU6"], 0.4 * g["AU12"])

@@ -211,8 +211,10 @@ def _prepared_warnings(results: list[dict], rows: list[dict]) -> list[str]:
 def compare_runs(
     run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike | None = None, *, force: bool = False,
     baseline: str | os.PathLike | None = None, resamples: int = RESAMPLES, seed: int = 0,
+    html: str | os.PathLike | None = None,
 ) -> list[dict]:
-    """One row per run directory; with ``out`` (``X.md``) also writes ``X.md``, ``X.csv``, ``X.png``.
+    """One row per run directory; with ``out`` (``X.md``) also writes ``X.md``, ``X.csv``, ``X.png``;
+    with ``html`` a self-contained page of the table and chart (``fervid.engine.html_report``).
 
     Row keys: ``label, model, dataset, protocol, folds, complete, seeds, n_seeds,
     {accuracy,uar,macro_f1}_{mean,std,std_seeds}`` (fractions), ``params_m, gmacs, input,
@@ -241,6 +243,13 @@ def compare_runs(
         _add_paired(rows, results, dirs, _baseline_index(rows, dirs, baseline), resamples=resamples, seed=seed)
     elif baseline is not None:
         _baseline_index(rows, dirs, baseline)  # still refuse a baseline that is not compared
+    if html is not None:
+        from fervid.engine.html_report import render_compare_html
+        from fervid.engine.plots import plot_compare
+        from fervid.htmlpage import write_page
+
+        write_page(html, render_compare_html(rows, render_table(rows, forced=forced, warnings=_prepared_warnings(results, rows)), plot_compare(rows),
+                                             forced=forced))
     if out is not None:
         from fervid.data.manifest import write_csv_atomic
         from fervid.engine.plots import plot_compare

@@ -22,10 +22,13 @@ def _figure(width: float, height: float):
     return fig
 
 
-def _save(fig, path: str | os.PathLike) -> None:
+def _save(fig, path: str | os.PathLike | None) -> bytes:
+    """The figure as PNG bytes, also written to ``path`` when given."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    atomic_write_bytes(path, buf.getvalue())
+    if path is not None:
+        atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
 
 
 def plot_confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], path, *, title: str) -> None:
@@ -115,8 +118,8 @@ def plot_curves(histories: Mapping[int, Sequence[Mapping]], path, *, title: str)
     return True
 
 
-def plot_compare(rows: Sequence[Mapping], path, *, title: str = "accuracy and UAR, mean ± std over folds") -> None:
-    """Grouped bars per run (accuracy, UAR) with sample-std error bars (none for a single fold)."""
+def plot_compare(rows: Sequence[Mapping], path=None, *, title: str = "accuracy and UAR, mean ± std over folds") -> bytes:
+    """Grouped bars per run (accuracy, UAR) with sample-std error bars (none for a single fold); the PNG."""
     fig = _figure(max(5.0, 1.1 * len(rows) + 2.5), 3.8)
     ax = fig.add_subplot()
     x = range(len(rows))
@@ -126,10 +129,10 @@ def plot_compare(rows: Sequence[Mapping], path, *, title: str = "accuracy and UA
         errs = [math.nan if r[f"{key}_std"] is None else r[f"{key}_std"] * 100 for r in rows]  # nan: no bar
         bars = ax.bar([i + (k - 0.5) * 0.38 for i in x], means, 0.38, yerr=errs, capsize=3, label=name, color=color)
         ax.bar_label(bars, fmt="%.1f", label_type="center", fontsize=7, color="white")
-        top = max(top, *(m + e for m, e in zip(means, errs) if not math.isnan(e)))
+        top = max([top, *(m + e for m, e in zip(means, errs) if not math.isnan(e))])  # no bars: single folds
     ax.set_xticks(list(x), [r["label"] for r in rows], rotation=20, ha="right")
     ax.set_ylabel("%")
     ax.set_ylim(0, top + 3)  # room for error bars that reach past 100 %
     ax.set_title(title)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
-    _save(fig, path)
+    return _save(fig, path)

@@ -31,6 +31,8 @@ def add_parser(subparsers) -> None:
                     "RUN/results.json, RUN/report.md and PNG plots.",
     )
     p.add_argument("run_dir", metavar="RUN")
+    p.add_argument("--html", nargs="?", const="", metavar="OUT.html",
+                   help="also write a self-contained HTML report (default RUN/report.html)")
     p.set_defaults(func=run_report)
 
     p = subparsers.add_parser(
@@ -44,6 +46,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--baseline", metavar="RUN", help="the run the others are tested against (default: best UAR)")
     p.add_argument("--out", default="results.md", help="Markdown file; .csv and .png go beside it (default %(default)s)")
     p.add_argument("--force", action="store_true", help="compare runs on different datasets or folds anyway")
+    p.add_argument("--html", metavar="OUT.html", help="also write the table and chart as one self-contained HTML file")
     p.set_defaults(func=run_compare)
 
 
@@ -84,6 +87,10 @@ def run_report(args: argparse.Namespace) -> int:
     r = write_report(args.run_dir)
     print(summary_line(r))
     print(f"wrote {Path(args.run_dir) / 'report.md'}, results.json and {len(r['plots'])} plots")
+    if args.html is not None:
+        from fervid.engine.html_report import write_report_html
+
+        print(f"wrote {write_report_html(args.run_dir, r, args.html or None)}")
     return 0
 
 
@@ -92,8 +99,8 @@ def run_compare(args: argparse.Namespace) -> int:
 
     from fervid.engine.compare import compare_runs
 
-    compare_runs(args.run_dirs, args.out, force=args.force, baseline=args.baseline)
+    compare_runs(args.run_dirs, args.out, force=args.force, baseline=args.baseline, html=args.html)
     out = Path(args.out)
     print(out.read_text(), end="")
-    print(f"wrote {out}, {out.with_suffix('.csv')}, {out.with_suffix('.png')}")
+    print(f"wrote {out}, {out.with_suffix('.csv')}, {out.with_suffix('.png')}" + (f", {args.html}" if args.html else ""))
     return 0

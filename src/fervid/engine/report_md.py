@@ -45,6 +45,11 @@ def _fmt_selection(value) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
+def protocol_items(r: dict) -> list[str]:
+    """The protocol in words, one item per aspect (report.md's bullets and the HTML report's list)."""
+    return [line.removeprefix("- ") for line in _protocol_lines(r)]
+
+
 def _protocol_lines(r: dict) -> list[str]:
     split = r["split"]
     rule, seeds = split["rule"], split.get("seeds") or [split.get("seed")]

@@ -114,9 +114,14 @@ class Predictor:
         ``window`` defaults to the model's frame count ``T``, ``stride`` to ``max(1, window // 2)``.
         Raises :class:`FervidError` naming ``name`` when no frame has a face.
         """
-        n = len(frames)
-        if n == 0:
+        if len(frames) == 0:
             raise FervidError(f"{name}: no frames decoded")
+        return self.predict_crop(self.cropper.crop(frames), fps, name=name, window=window, stride=stride)
+
+    def predict_crop(self, crop, fps: float, *, name: str = "<frames>", window: Optional[int] = None,
+                     stride: Optional[int] = None) -> VideoPrediction:
+        """Classify frames already face-cropped by ``self.cropper`` (a ``CropResult``); see :meth:`predict_frames`."""
+        n = len(crop.clip)
         if not fps or fps <= 0:
             raise FervidError(f"{name}: invalid frame rate {fps!r}")
         window = int(self.meta.num_frames if window is None else window)
@@ -124,7 +129,6 @@ class Predictor:
         if window < 1 or stride < 1:
             raise FervidError(f"{name}: window and stride must be >= 1 (got {window}, {stride})")
 
-        crop = self.cropper.crop(frames)
         detected = np.asarray(crop.detected, dtype=bool)  # (N,)
         if not detected.any():
             raise FervidError(f"{name}: no face found in any of its {n} frames")

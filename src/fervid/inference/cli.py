@@ -28,6 +28,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--json", metavar="OUT", help="write predictions as JSON (an object, or a list for several videos)")
     p.add_argument("--csv", metavar="OUT", help="write one row per window as CSV")
     p.add_argument("--plot", metavar="OUT.png", help="timeline plot (several videos: OUT-<video>.png each)")
+    p.add_argument("--html", metavar="OUT.html", help="one self-contained HTML page: timelines, face crops, tables")
+    p.add_argument("--saliency", action="store_true", help="with --html: where the model looked in each face crop")
     p.add_argument("--window", type=int, metavar="T", help="frames per window (default: the model's frames)")
     p.add_argument("--stride", type=int, metavar="S", help="frames between windows (default: window // 2)")
     p.add_argument("--quiet", action="store_true", help="no table on the terminal")
@@ -98,18 +100,26 @@ def _predictor(args: argparse.Namespace):
 
 def run_predict(args: argparse.Namespace) -> int:
     from fervid.errors import FervidError
+    from fervid.inference.html_predict import PredictionPage, predict_with_saliency
     from fervid.inference.outputs import format_table, write_csv, write_json
 
+    if args.saliency and not args.html:
+        raise FervidError("--saliency goes with --html OUT.html")
     predictor = _predictor(args)  # bad weights fail everything: FervidError -> exit 2
     if predictor.synthetic_note:
         print(f"fervid predict: note: {predictor.synthetic_note}", file=sys.stderr)
     videos, errors = expand_inputs(args.inputs)
     for err in errors:
         print(f"fervid predict: error: {err}", file=sys.stderr)
-    preds = []
+    preds, pages = [], []
     for video in videos:
         try:
-            pred = predictor.predict(video, window=args.window, stride=args.stride)
+            if args.saliency:
+                pages.append(predict_with_saliency(predictor, video, window=args.window, stride=args.stride))
+                pred = pages[-1].prediction
+            else:
+                pred = predictor.predict(video, window=args.window, stride=args.stride)
+                pages.append(PredictionPage(pred))
         except FervidError as e:
             errors.append(str(e))
             print(f"fervid predict: error: {e}", file=sys.stderr)
@@ -128,6 +138,10 @@ def run_predict(args: argparse.Namespace) -> int:
 
             for pred, path in zip(preds, _plot_paths(args.plot, preds)):
                 plot_timeline(pred, path)
+        if args.html:
+            from fervid.inference.html_predict import write_predict_html
+
+            write_predict_html(args.html, pages)
     n_in = len(preds) + len(errors)
     if errors:
         print(f"fervid predict: {len(preds)} of {n_in} inputs predicted, {len(errors)} failed", file=sys.stderr)

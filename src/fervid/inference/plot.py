@@ -12,7 +12,12 @@ from fervid.inference.api import VideoPrediction
 
 
 def plot_timeline(pred: VideoPrediction, path: str | os.PathLike) -> None:
-    """Write a PNG: a row of face crops, then one probability curve per class at window centres.
+    """Write :func:`timeline_png` to ``path``."""
+    atomic_write_bytes(path, timeline_png(pred))
+
+
+def timeline_png(pred: VideoPrediction) -> bytes:
+    """A PNG: a row of face crops, then one probability curve per class at window centres.
 
     Windows without a face are shaded grey and leave a gap in the curves.
     """
@@ -53,4 +58,4 @@ def plot_timeline(pred: VideoPrediction, path: str | os.PathLike) -> None:
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()

@@ -45,6 +45,19 @@ def window_face_rates(detected: np.ndarray, spans: list[tuple[int, int]]) -> np.
     return np.array([detected[s:e].mean() for s, e in spans], dtype=np.float64)
 
 
+def window_input(clip: np.ndarray, span: tuple[int, int], *, num_frames: int, image_size: int, mean, std,
+                 sampling: str = "uniform") -> tuple[np.ndarray, torch.Tensor]:
+    """The model input of one span of ``clip`` (uint8 ``(N, H, W, 3)``): the ``(T,)`` frame numbers
+    picked with ``sampling`` and the normalised float32 ``(3, T, S, S)`` clip."""
+    from fervid.data.sampling import sample_indices
+    from fervid.data.transforms import to_model_input
+
+    s, e = span
+    idx = s + np.asarray(sample_indices(e - s, num_frames, sampling))  # (T,) frame numbers
+    x = to_model_input(clip[idx], image_size=image_size, mean=mean, std=std)  # (3, T, S, S)
+    return idx, torch.as_tensor(x, dtype=torch.float32)
+
+
 @torch.inference_mode()
 def classify_windows(
     model: nn.Module,
@@ -69,17 +82,11 @@ def classify_windows(
     Returns:
         float64 ``(len(spans), C)``, rows summing to 1.
     """
-    from fervid.data.sampling import sample_indices
-    from fervid.data.transforms import to_model_input
-
     device = next(model.parameters()).device
     out = []
     for b in range(0, len(spans), batch_size):
-        batch = []
-        for s, e in spans[b : b + batch_size]:
-            idx = s + np.asarray(sample_indices(e - s, num_frames, sampling))  # (T,) frame numbers
-            x = to_model_input(clip[idx], image_size=image_size, mean=mean, std=std)  # (3, T, S, S)
-            batch.append(torch.as_tensor(x, dtype=torch.float32))
+        batch = [window_input(clip, span, num_frames=num_frames, image_size=image_size, mean=mean, std=std,
+                              sampling=sampling)[1] for span in spans[b : b + batch_size]]
         logits = model(torch.stack(batch).to(device))  # (B, 3, T, S, S) -> (B, C)
         out.append(torch.softmax(logits.float(), dim=1).cpu().double().numpy())
     return np.concatenate(out, axis=0)

@@ -5,7 +5,9 @@ Parameter names follow the official TimeSformer / timm ``vit.py`` (``patch_embed
 checkpoints map onto them by renaming alone. Attention is
 ``torch.nn.functional.scaled_dot_product_attention``. The options the other families need are
 arguments, not copies: CLIP's quick-GELU, LayerNorm eps 1e-5, bias-free patch projection and
-causal (text) attention; VideoMAE's q and v biases without a k bias.
+causal (text) attention; VideoMAE's q and v biases without a k bias. :attr:`Attention.keep_attn`
+switches one module to an explicit softmax that keeps its weights for saliency
+(``fervid.inference.saliency``).
 """
 
 from __future__ import annotations
@@ -52,6 +54,11 @@ class Attention(nn.Module):
     ``qv_bias`` (VideoMAE) replaces the fused bias by separate ``q_bias`` and ``v_bias``
     parameters, k having none; ``causal`` masks attention to earlier tokens (CLIP's text).
     ``(N, L, D)`` → ``(N, L, D)``.
+
+    Saliency: with ``keep_attn`` set (``fervid.inference.saliency.keep_attention`` sets it for a
+    whole model) the weights are computed explicitly as ``softmax(q k^T / sqrt(hd))`` and the last
+    forward's ``(N, heads, L, L)`` weights are kept in ``attn_map`` (part of the autograd graph).
+    Subclasses that build q, k, v differently call :meth:`attend` so they keep this.
     """
 
     def __init__(self, dim: int, *, num_heads: int, qkv_bias: bool = True, qv_bias: bool = False,
@@ -67,6 +74,20 @@ class Attention(nn.Module):
         self.v_bias = nn.Parameter(torch.zeros(dim)) if qv_bias else None
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
+        self.keep_attn = False
+        self.attn_map: torch.Tensor | None = None
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """``(N, heads, L, hd)`` each → ``(N, heads, L, hd)``: fused kernel, or explicit when keeping weights."""
+        p = self.attn_drop if self.training else 0.0
+        if not self.keep_attn:
+            return F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=self.causal)
+        scores = q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5  # (N, heads, L, L)
+        if self.causal:
+            scores = scores.masked_fill(torch.ones_like(scores, dtype=torch.bool).triu(1), float("-inf"))
+        attn = scores.softmax(dim=-1)
+        self.attn_map = attn
+        return F.dropout(attn, p, self.training) @ v
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, l, d = x.shape
@@ -77,9 +98,7 @@ class Attention(nn.Module):
             qkv = self.qkv(x)
         # (N, L, 3D) -> (N, L, 3, heads, hd) -> (3, N, heads, L, hd): views, no copy
         q, k, v = qkv.reshape(n, l, 3, self.num_heads, d // self.num_heads).permute(2, 0, 3, 1, 4)
-        x = F.scaled_dot_product_attention(q, k, v, dropout_p=self.attn_drop if self.training else 0.0,
-                                           is_causal=self.causal)
-        x = x.transpose(1, 2).reshape(n, l, d)  # (N, heads, L, hd) -> (N, L, D)
+        x = self.attend(q, k, v).transpose(1, 2).reshape(n, l, d)  # (N, heads, L, hd) -> (N, L, D)
         return self.proj_drop(self.proj(x))
 
 
