@@ -142,7 +142,7 @@ def compare_runs(
         from fervid.engine.plots import plot_compare
 
         out = Path(out)
-        atomic_write_bytes(out, render_table(rows, forced=forced).encode())
+        atomic_write_bytes(out, render_table(rows, forced=forced).encode(), what="the comparison table")
 
         def cell(row, c):
             v = row[c.removesuffix("_pct")] if c.endswith("_pct") else row[c]

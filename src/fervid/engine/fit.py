@@ -120,12 +120,16 @@ def train_run(
     content on the main process (``None`` elsewhere).
     """
     from fervid.data import read_manifest, read_meta
+    from fervid.data.verify import check_clips
+    from fervid.engine.preemption import fold_errors, stop_if_signalled
+    from fervid.engine.runlock import fold_lock, run_files_lock
 
     run_dir = Path(run_dir)
     prepared = config["data"]["path"]
     if not prepared:
         raise FervidError("no prepared dataset: set data.path in the config or pass --data PREPARED")
     meta, records = read_meta(prepared), read_manifest(prepared)
+    check_clips(prepared, records, meta.get("size"))  # every clip whole, before any training
     config["dataset"] = config["dataset"] or meta.get("dataset")
     resolve_model_sizes(config)
     given = {r.fold.strip() for r in records}
@@ -138,9 +142,11 @@ def train_run(
     if bad:
         raise FervidError(f"--fold {bad[0]}: the protocol has folds 0..{len(plans) - 1}")
     run_dir.mkdir(parents=True, exist_ok=True)
-    prepare_run_dir(run_dir, config, folds_document(config, records, plans))
+    with run_files_lock(run_dir):
+        prepare_run_dir(run_dir, config, folds_document(config, records, plans))
 
     for i in wanted:
+        stop_if_signalled(f"before fold {i}")
         fdir = fold_dir(run_dir, i)
         done, started = (fdir / "result.json").is_file(), (fdir / "last.ckpt").is_file()
         if done and resume:
@@ -151,8 +157,9 @@ def train_run(
             raise FervidError(f"{fdir}: fold {i} has {what}; pass --resume to continue, or use another --run-dir")
         log(f"fold {i}: {len(plans[i]['train'])} train / {len(plans[i]['val'])} val / "
             f"{len(plans[i]['test'])} test clips" + (" (resuming)" if started else ""))
-        result = train_fold(config, plans[i], fdir, meta=meta, records=records, n_folds=len(plans),
-                            resume=resume and started)
+        with fold_lock(fdir), fold_errors(config, i, fdir):
+            result = train_fold(config, plans[i], fdir, meta=meta, records=records, n_folds=len(plans),
+                                resume=resume and started)
         if result is not None:
             log(f"fold {i}: accuracy {result['accuracy']:.1%}, UAR {result['uar']:.1%} ({result['selection']})")
     if not _is_main():
@@ -191,6 +198,8 @@ def make_trainer(config: dict, fdir: Path, callbacks: list):
     import torch
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
+    from fervid.engine.fold_checkpoints import trainer_plugins
+
     t = config["trainer"]
     on_gpu = torch.cuda.is_available() and t["accelerator"] in ("auto", "gpu", "cuda")
     kw: dict = {"accelerator": t["accelerator"], "devices": t["devices"], "num_nodes": t["num_nodes"]}
@@ -220,6 +229,7 @@ def make_trainer(config: dict, fdir: Path, callbacks: list):
         log_every_n_steps=t["log_every_n_steps"],
         num_sanity_val_steps=0,
         use_distributed_sampler=False,  # EpochBatchSampler shards the global batches itself
+        plugins=trainer_plugins(),  # atomic checkpoints; under SLURM, fervid's own signal handling
         default_root_dir=fdir,
     )
 
@@ -244,11 +254,13 @@ def train_fold(
     """
     import lightning as L
     import torch
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.callbacks import EarlyStopping
     from torch.utils.data import DataLoader
 
     from fervid.data import ClipDataset
+    from fervid.engine.fold_checkpoints import BestCheckpoint
     from fervid.engine.module import ClipClassifier
+    from fervid.engine.preemption import StopCleanly
     from fervid.engine.resumable import EpochBatchSampler, FoldProgress, SeededClips, derive_seed
     from fervid.models import get_model_info
 
@@ -263,11 +275,11 @@ def train_fold(
     # The sampler needs the world size, the trainer needs the sampler's callback: build in two steps.
     progress = FoldProgress(None, fdir / "last.ckpt", every_n_steps=config["trainer"]["checkpoint_every_n_steps"],
                             seed=derive_seed(seed, "steps", fold))
-    callbacks: list = [progress]
+    callbacks: list = [progress, StopCleanly(progress, fold)]
     best = None
     if has_val:
-        best = ModelCheckpoint(dirpath=fdir, filename="best", monitor="val_uar", mode="max", save_top_k=1,
-                               save_weights_only=True, enable_version_counter=False, auto_insert_metric_name=False)
+        best = BestCheckpoint(dirpath=fdir, filename="best", monitor="val_uar", mode="max", save_top_k=1,
+                              save_weights_only=True, enable_version_counter=False, auto_insert_metric_name=False)
         callbacks.append(best)
         if config["trainer"]["early_stopping"]:
             callbacks.append(EarlyStopping(monitor="val_uar", mode="max", patience=config["trainer"]["early_stopping"]))

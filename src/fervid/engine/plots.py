@@ -25,7 +25,7 @@ def _figure(width: float, height: float):
 def _save(fig, path: str | os.PathLike) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue(), what="a plot")
 
 
 def plot_confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], path, *, title: str) -> None:

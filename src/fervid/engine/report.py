@@ -327,7 +327,17 @@ def render_markdown(results: dict) -> str:
 
 
 def write_report(run_dir: str | os.PathLike) -> dict:
-    """Write ``RUN/results.json``, ``RUN/report.md`` and the PNG plots; return the results dict."""
+    """Write ``RUN/results.json``, ``RUN/report.md`` and the PNG plots; return the results dict.
+
+    Holds the run directory's lock meanwhile (:mod:`fervid.engine.runlock`): one writer at a time.
+    """
+    from fervid.engine.runlock import run_files_lock
+
+    with run_files_lock(run_dir):
+        return _write_report(run_dir)
+
+
+def _write_report(run_dir: str | os.PathLike) -> dict:
     from fervid.engine import plots
 
     run_dir = Path(run_dir)
@@ -342,6 +352,6 @@ def write_report(run_dir: str | os.PathLike) -> dict:
     if plots.plot_curves(histories, run_dir / PLOTS["curves"], title=f"{title}: training curves"):
         made["curves"] = PLOTS["curves"]
     results["plots"] = made
-    atomic_write_bytes(run_dir / "results.json", (json.dumps(results, indent=2) + "\n").encode())
+    atomic_write_bytes(run_dir / "results.json", (json.dumps(results, indent=2) + "\n").encode(), what="the run's results")
     atomic_write_bytes(run_dir / "report.md", render_markdown(results).encode())
     return results

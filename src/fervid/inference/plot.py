@@ -53,4 +53,4 @@ def plot_timeline(pred: VideoPrediction, path: str | os.PathLike) -> None:
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue(), what="the timeline plot")
