@@ -96,8 +96,9 @@ class StopCleanly(L.Callback):
         for s in SIGNALS:
             signal.signal(s, _note)
         connector = getattr(trainer, "_signal_connector", None)
-        if connector is not None:
-            connector.received_sigterm = False  # noted by us already when it came before this hook
+        if connector is not None and connector.received_sigterm:  # came before this hook: ours to handle
+            _note(signal.SIGTERM, None)
+            connector.received_sigterm = False
 
     def _signalled(self, trainer) -> bool:
         local = _received is not None
