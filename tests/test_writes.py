@@ -19,6 +19,8 @@ def test_line_names_path_what_problem_and_free_space(tmp_path):
     quota = os_error_line(OSError(errno.EDQUOT, "Disk quota exceeded", str(tmp_path / "f")))
     assert quota.startswith(f"cannot write {tmp_path / 'f'}: disk quota exceeded; ")
     assert os_error_line(OSError(errno.EROFS, "Read-only file system"), "/x") == "cannot write /x: read-only file system"
+    # caught far from its cause (fervid.cli): a permission error may have been a read
+    assert os_error_line(PermissionError(errno.EACCES, "Permission denied", "/etc/x")) == "/etc/x: permission denied"
 
 
 def test_writing_converts_only_write_errors(tmp_path):

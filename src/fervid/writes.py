@@ -64,13 +64,17 @@ def free_space(path: str | os.PathLike) -> str:
 
 
 def os_error_line(e: OSError, path: str | os.PathLike | None = None, what: str | None = None) -> str:
-    """One line for a failed write: path, what was being written, the problem, the free space."""
+    """One line for a failed write: path, what was being written, the problem, the free space.
+
+    Without ``path`` or ``what`` (an error caught far from its cause), a permission error is not
+    called a write: it may have been a read.
+    """
     where = path if path is not None else e.filename
     problem = _PROBLEM.get(e.errno, e.strerror or str(e))
-    line = f"cannot write {where if where is not None else '(unknown file)'}"
-    if what:
-        line += f" ({what})"
-    line += f": {problem}"
+    name = where if where is not None else "(unknown file)"
+    if path is None and what is None and e.errno not in SPACE_ERRNOS:
+        return f"{name}: {problem}"
+    line = f"cannot write {name}" + (f" ({what})" if what else "") + f": {problem}"
     if e.errno in SPACE_ERRNOS and where is not None:
         remedy = "raise the limit or write elsewhere" if e.errno == errno.EFBIG else "free some space"
         line += f"; {free_space(where)} there; {remedy} and run the command again"
