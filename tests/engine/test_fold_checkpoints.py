@@ -64,3 +64,19 @@ def test_a_failed_checkpoint_write_leaves_the_previous_one_whole(tmp_path, monke
     path.write_bytes(before[: len(before) // 2])
     with pytest.raises(FervidError, match=rf"{path}: unreadable checkpoint .*Delete it and rerun with --resume"):
         io.load_checkpoint(path, weights_only=True)
+
+
+def test_under_slurm_lightning_leaves_the_signals_to_fervid(monkeypatch):
+    import lightning as L
+    from lightning.fabric.plugins.environments import SLURMEnvironment
+
+    from fervid.engine.fold_checkpoints import trainer_plugins
+
+    assert [type(p) for p in trainer_plugins()] == [AtomicCheckpointIO]  # no SLURM here
+    monkeypatch.setenv("SLURM_NTASKS", "1")
+    monkeypatch.setenv("SLURM_JOB_NAME", "train")
+    trainer = L.Trainer(plugins=trainer_plugins(), accelerator="cpu", devices=1, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    env = trainer._accelerator_connector.cluster_environment
+    assert isinstance(env, SLURMEnvironment) and env.auto_requeue is False  # no mid-step hpc_ckpt, no requeue
+    assert isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO)
