@@ -18,7 +18,8 @@ def test_line_names_path_what_problem_and_free_space(tmp_path):
                         r"command again", line)
     quota = os_error_line(OSError(errno.EDQUOT, "Disk quota exceeded", str(tmp_path / "f")))
     assert quota.startswith(f"cannot write {tmp_path / 'f'}: disk quota exceeded; ")
-    assert os_error_line(OSError(errno.EROFS, "Read-only file system"), "/x") == "cannot write /x: read-only file system"
+    read_only = os_error_line(OSError(errno.EROFS, "Read-only file system"), "/x")
+    assert read_only == "cannot write /x: read-only file system"
     # caught far from its cause (fervid.cli): a permission error may have been a read
     assert os_error_line(PermissionError(errno.EACCES, "Permission denied", "/etc/x")) == "/etc/x: permission denied"
 
@@ -34,7 +35,7 @@ def test_cli_turns_stray_write_errors_into_one_line(tmp_path, capsys, monkeypatc
     """A write outside fervid.writes (a library's own file, a writer thread) still ends in one line."""
     import threading
 
-    import fervid.engine.report as report
+    from fervid.engine import report
 
     def full(run_dir):
         writer = threading.Thread(target=thread_full, name="writer")

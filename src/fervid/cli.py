@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # for "rerun with ..." lines and run locks
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for the "to continue: ..." line
     _one_line_thread_write_errors(f"fervid {args.command}")
     try:
         return int(args.func(args) or 0)

@@ -14,7 +14,7 @@ from fervid.engine.fold_checkpoints import AtomicCheckpointIO, BestCheckpoint
 from fervid.errors import FervidError
 from fervid.writes import WriteFailed
 
-KW = dict(filename="best", monitor="val_uar", mode="max", save_top_k=1, save_weights_only=True)
+KW = {"filename": "best", "monitor": "val_uar", "mode": "max", "save_top_k": 1, "save_weights_only": True}
 
 
 def selected(cb, folder, score=0.75):

@@ -13,7 +13,13 @@ import time
 
 import pytest
 
-from fervid.engine.runlock import LOCK_NAME, RunBusy, fold_lock, lock_dir, run_files_lock
+from fervid.engine.runlock import (
+    LOCK_NAME,
+    RunBusy,
+    fold_lock,
+    lock_dir,
+    run_files_lock,
+)
 
 HOLD = """
 import sys, time
@@ -38,9 +44,9 @@ def test_live_holder_refuses_and_is_named(tmp_path):
         while not ready.exists():
             assert holder.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
-        with pytest.raises(RunBusy, match=rf"{tmp_path / 'run'} is in use by pid {holder.pid} on host "):
-            with fold_lock(tmp_path / "run"):
-                pass
+        with pytest.raises(RunBusy, match=rf"{tmp_path / 'run'} is in use by pid {holder.pid} on host "), \
+                fold_lock(tmp_path / "run"):
+            pass
     finally:
         holder.kill()
         holder.wait()
@@ -51,7 +57,8 @@ def test_live_holder_refuses_and_is_named(tmp_path):
 
 
 def test_dead_holder_on_this_host_is_taken_over_with_a_note(tmp_path, caplog):
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
     (tmp_path / "fold_00").mkdir()
     record(tmp_path / "fold_00" / LOCK_NAME, pid=int(gone.stdout))
     with caplog.at_level(logging.WARNING), fold_lock(tmp_path / "fold_00"):
@@ -63,10 +70,10 @@ def test_dead_holder_on_this_host_is_taken_over_with_a_note(tmp_path, caplog):
 
 def test_a_record_from_another_host_is_refused_with_what_to_delete(tmp_path):
     record(tmp_path / LOCK_NAME, host="gpu-node-17")
-    with pytest.raises(RunBusy, match=r"locked by pid 1 on host gpu-node-17 .*on another machine.*"
-                                      rf"delete {tmp_path / LOCK_NAME} and run the command again"):
-        with lock_dir(tmp_path):
-            pass
+    refused = (r"locked by pid 1 on host gpu-node-17 .*on another machine.*"
+               rf"delete {tmp_path / LOCK_NAME} and run the command again")
+    with pytest.raises(RunBusy, match=refused), lock_dir(tmp_path):
+        pass
     assert "gpu-node-17" in (tmp_path / LOCK_NAME).read_text()  # left as it was
 
 

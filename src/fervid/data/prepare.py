@@ -88,7 +88,8 @@ def process_item(item: Item, out: Path, cropper: FaceCropper) -> dict:
             source=item.source, face_rate=round(crop.face_rate, 4), dropped_frames=dropped, fold=item.fold, file=file,
         )
         state = {"record": asdict(record), "extra": extra}
-    atomic_write_bytes(out / STATE_DIR / f"{item.clip_id}.json", json.dumps(state).encode(), what="prepare's record of a clip")
+    atomic_write_bytes(out / STATE_DIR / f"{item.clip_id}.json", json.dumps(state).encode(),
+                       what="prepare's record of a clip")
     return state
 
 

@@ -9,8 +9,8 @@ parse, or whose array is not the uint8 ``(T, H, W, 3)`` clip the manifest descri
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 

@@ -352,6 +352,7 @@ def _write_report(run_dir: str | os.PathLike) -> dict:
     if plots.plot_curves(histories, run_dir / PLOTS["curves"], title=f"{title}: training curves"):
         made["curves"] = PLOTS["curves"]
     results["plots"] = made
-    atomic_write_bytes(run_dir / "results.json", (json.dumps(results, indent=2) + "\n").encode(), what="the run's results")
+    atomic_write_bytes(run_dir / "results.json", (json.dumps(results, indent=2) + "\n").encode(),
+                       what="the run's results")
     atomic_write_bytes(run_dir / "report.md", render_markdown(results).encode())
     return results

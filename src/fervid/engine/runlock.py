@@ -118,8 +118,8 @@ def _acquire_once(path: Path) -> int:
                 if state is None and isinstance(pid, int) and _pid_alive(pid):
                     raise _refuse(path, holder)
                 log.warning(f"note: {path}: took over the lock of {describe(holder)}, which is no longer running")
-            record = {"pid": os.getpid(), "host": here, "started": datetime.now().astimezone().isoformat(timespec="seconds"),
-                      "command": shlex.join(sys.argv)}
+            started = datetime.now().astimezone().isoformat(timespec="seconds")
+            record = {"pid": os.getpid(), "host": here, "started": started, "command": shlex.join(sys.argv)}
             os.ftruncate(fd, 0)
             os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)
             os.fsync(fd)
