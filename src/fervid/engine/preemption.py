@@ -22,8 +22,8 @@ the previous step left them: in one process, :class:`StopCleanly` saves that sta
 
 from __future__ import annotations
 
-import logging
 import signal
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -33,14 +33,13 @@ import torch
 from fervid.errors import FervidError
 
 SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
-log = logging.getLogger(__name__)
 _received: int | None = None  # the first stop signal since the last Preempted was raised
 
 
 class Preempted(FervidError):
     """Training stopped on a signal after saving what ``--resume`` needs."""
 
-    def __init__(self, message: str, signum: int) -> None:
+    def __init__(self, message: str, signum: int = signal.SIGTERM) -> None:
         super().__init__(message)
         self.signum = signum
         self.exit_code = 128 + signum  # the shell's convention for "ended by signal N"
@@ -93,8 +92,9 @@ class StopCleanly(L.Callback):
     def on_train_start(self, trainer, pl_module) -> None:
         # Lightning registered its handlers (Received SIGTERM -> SystemExit(0)) just before:
         # ours replace them for the loop; Lightning restores the earlier ones at teardown.
-        for s in SIGNALS:
-            signal.signal(s, _note)
+        if threading.current_thread() is threading.main_thread():  # else Lightning installed none
+            for s in SIGNALS:
+                signal.signal(s, _note)
         connector = getattr(trainer, "_signal_connector", None)
         if connector is not None and connector.received_sigterm:  # came before this hook: ours to handle
             _note(signal.SIGTERM, None)
