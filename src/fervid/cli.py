@@ -36,13 +36,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_thread_write_errors(prefix: str) -> None:
+    """A full disk met by a library's writer thread (TensorBoard's) is one line, not a traceback."""
+    import threading
+
+    from fervid.writes import is_write_error, os_error_line
+
+    default = getattr(threading.excepthook, "fervid_default", threading.excepthook)
+
+    def hook(args) -> None:
+        if not is_write_error(args.exc_value):
+            return default(args)
+        print(f"{prefix}: error: {os_error_line(args.exc_value)} (in thread {args.thread.name})", file=sys.stderr)
+
+    hook.fervid_default = default  # main() may run many times in one process: wrap the default once
+    threading.excepthook = hook
+
+
 def main(argv: list[str] | None = None) -> int:
+    from fervid.writes import is_write_error, os_error_line
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for the "to continue: ..." line
+    _one_line_thread_write_errors(f"fervid {args.command}")
     try:
         return int(args.func(args) or 0)
     except FervidError as e:
         print(f"fervid {args.command}: error: {e}", file=sys.stderr)
+        return getattr(e, "exit_code", 2)  # 128 + N for a run stopped by signal N
+    except OSError as e:  # a full disk or refused write outside fervid.writes.writing: still one line
+        if not is_write_error(e):
+            raise
+        print(f"fervid {args.command}: error: {os_error_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"fervid {args.command}: interrupted", file=sys.stderr)

@@ -3,7 +3,7 @@
 This is the contract between ``fervid prepare`` (writer) and training/evaluation (readers):
 
 - ``meta.json``: ``{"format", "dataset", "classes": [canonical names, index order],
-  "size", "preprocess": {...}, "source", "options"}``.
+  "size", "preprocess": {...}, "source", "reader" (the ``--format``), "options"}``.
 - ``manifest.csv``: one row per clip, columns :data:`MANIFEST_COLUMNS`; ``label`` is a
   canonical class name from ``meta.json``'s ``classes``; ``fold`` is empty unless the dataset
   ships official folds (DFEW's five, a CSV column) or a ``train``/``test`` split (FERV39k's);

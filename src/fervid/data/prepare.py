@@ -9,6 +9,7 @@ those records at the end (and on interruption).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import multiprocessing as mp
@@ -27,7 +28,9 @@ from fervid.data.faces import FaceCropper
 from fervid.data.manifest import ClipRecord, read_meta, write_csv_atomic, write_manifest, write_meta
 from fervid.data.readers import Item, read_listing
 from fervid.data.readers.common import EXCLUDED, list_frames
+from fervid.data.verify import clip_problem
 from fervid.data.video import read_frames, read_video
+from fervid.writes import WriteFailed
 
 STATE_DIR = ".prepare"
 
@@ -81,16 +84,17 @@ def process_item(item: Item, out: Path, cropper: FaceCropper) -> dict:
         file = f"clips/{item.clip_id}.npy"
         buf = io.BytesIO()
         np.save(buf, np.ascontiguousarray(crop.clip, dtype=np.uint8))  # (T, H, W, 3) RGB
-        atomic_write_bytes(out / file, buf.getvalue())
+        atomic_write_bytes(out / file, buf.getvalue(), what="a cached clip")
         buf = io.BytesIO()
         np.save(buf, crop.geometry)  # (T, 4): centre x, centre y, side, roll; re-cuts aligned masks exactly
-        atomic_write_bytes(out / "boxes" / f"{item.clip_id}.npy", buf.getvalue())
+        atomic_write_bytes(out / "boxes" / f"{item.clip_id}.npy", buf.getvalue(), what="a clip's crop boxes")
         record = ClipRecord(
             clip_id=item.clip_id, subject=item.subject, label=item.label, n_frames=len(crop.clip),
             source=item.source, face_rate=round(crop.face_rate, 4), dropped_frames=dropped, fold=item.fold, file=file,
         )
         state = {"record": asdict(record), "extra": extra}
-    atomic_write_bytes(out / STATE_DIR / f"{item.clip_id}.json", json.dumps(state).encode())
+    atomic_write_bytes(out / STATE_DIR / f"{item.clip_id}.json", json.dumps(state).encode(),
+                       what="prepare's record of a clip")
     return state
 
 
@@ -100,8 +104,8 @@ def _done_state(out: Path, item: Item) -> dict | None:
         state = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    if "record" in state and not (out / state["record"]["file"]).is_file():
-        return None  # the array was removed: redo it
+    if "record" in state and clip_problem(out / state["record"]["file"], ClipRecord(**state["record"])):
+        return None  # the array was removed or damaged: redo it
     return state
 
 
@@ -165,11 +169,11 @@ def prepare(src: str | os.PathLike, out: str | os.PathLike, fmt: str, *, size: i
     cropper = FaceCropper(detector=detector, detector_model=detector_model, size=size, margin=margin,
                           align=align, smoothing=smoothing)
     meta = {"dataset": listing.dataset, "classes": listing.classes, "size": size, "preprocess": cropper.config,
-            "source": str(Path(src).resolve()), "options": listing.options}
+            "source": str(Path(src).resolve()), "reader": fmt, "options": listing.options}
     _check_out(out, meta)
+    write_meta(out, meta)  # first: a folder holding only our subfolders would be "not a prepared dataset"
     (out / "clips").mkdir(parents=True, exist_ok=True)
     (out / STATE_DIR).mkdir(exist_ok=True)
-    write_meta(out, meta)
 
     states = {it.clip_id: s for it in listing.items if (s := _done_state(out, it)) is not None}
     todo = [it for it in listing.items if it.clip_id not in states]
@@ -185,9 +189,13 @@ def prepare(src: str | os.PathLike, out: str | os.PathLike, fmt: str, *, size: i
                 for clip_id, state in pool.imap_unordered(_work, [(it, str(out)) for it in todo]):
                     states[clip_id] = state
                     bar.update()
-    finally:
+    except BaseException:
         bar.close()
-        summary = _write_lists(out, listing, states)
+        with contextlib.suppress(WriteFailed):  # a full disk fails the lists too: report what it failed first
+            _write_lists(out, listing, states)
+        raise
+    bar.close()
+    summary = _write_lists(out, listing, states)
     summary.processed = len(todo)
     summary.seconds = time.perf_counter() - start
     if strict and summary.skipped:

@@ -21,11 +21,17 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "prepare", help="decode, face-crop and cache a dataset as clips",
         description="Decode every sequence of a dataset, find and crop the face, and cache the clips "
-                    "(OUT/meta.json, manifest.csv, clips/, skipped.csv). Resumable: rerun to finish.",
+                    "(OUT/meta.json, manifest.csv, clips/, skipped.csv). Resumable: rerun to finish; a rerun "
+                    "also redoes clips whose files are missing or damaged. `fervid prepare OUT --verify` "
+                    "checks a prepared folder and redoes its broken clips from the source recorded there.",
     )
-    p.add_argument("src", metavar="SRC", help="dataset folder as distributed (a CSV file for --format csv)")
-    p.add_argument("out", metavar="OUT", help="prepared-dataset folder to write")
-    p.add_argument("--format", required=True, choices=list(_FORMAT_OPTIONS), help="dataset layout")
+    p.add_argument("src", metavar="SRC", nargs="?",
+                   help="dataset folder as distributed (a CSV file for --format csv)")
+    p.add_argument("out", metavar="OUT", nargs="?", help="prepared-dataset folder to write")
+    p.add_argument("--format", choices=list(_FORMAT_OPTIONS), help="dataset layout (required, except with --verify)")
+    p.add_argument("--verify", action="store_true",
+                   help="check every cached clip of OUT (header and size) and redo only the broken ones, with "
+                        "the settings and source in OUT/meta.json (SRC, when given, replaces that source)")
     p.add_argument("--size", type=int, default=112, help="crop side in pixels (default 112)")
     p.add_argument("--detector", default="haar", choices=["haar", "none", "yunet"],
                    help="face detector: OpenCV Haar cascade (default), none (pre-cropped data), yunet")
@@ -54,6 +60,11 @@ def run(args: argparse.Namespace) -> int:
     from fervid.errors import FervidError
     from fervid.data.prepare import prepare
 
+    if args.verify:
+        return verify(args.out or args.src, args.src if args.out else None, args)
+    if args.src is None or args.out is None or args.format is None:
+        raise FervidError("prepare needs SRC OUT --format FORMAT (or OUT --verify to check a prepared folder)")
+
     reader_options = {}
     for fmt, options in _FORMAT_OPTIONS.items():
         for dest, keyword in options.items():
@@ -75,4 +86,36 @@ def run(args: argparse.Namespace) -> int:
     if args.strict and summary.skipped:
         print(f"fervid prepare: --strict: {summary.skipped} items skipped", flush=True)
         return 1
+    return 0
+
+
+def verify(out, src, args: argparse.Namespace) -> int:
+    """``--verify``: list the broken clips of ``out`` and redo them as ``meta.json`` says they were made."""
+    from pathlib import Path
+
+    from fervid.data.manifest import read_manifest, read_meta
+    from fervid.data.prepare import prepare
+    from fervid.data.verify import find_bad_clips, reprepare_options
+    from fervid.errors import FervidError
+
+    if out is None:
+        raise FervidError("--verify needs the prepared folder: fervid prepare OUT --verify")
+    out = Path(out)
+    meta, records = read_meta(out), read_manifest(out)
+    bad = find_bad_clips(out, records, meta.get("size"))
+    listed = "".join(f"\n  {path.relative_to(out)}: {problem}" for _, path, problem in bad)
+    print(f"{out}: {len(records)} cached clips checked, {len(bad)} broken{listed}")
+    if not bad:
+        return 0
+    fmt = args.format or meta.get("reader")
+    if fmt is None:
+        raise FervidError(f"{out / 'meta.json'} does not name its reader (prepared by an older fervid): "
+                          f"pass it, e.g. fervid prepare SRC {out} --format oulu --verify")
+    summary = prepare(src or meta["source"], out, fmt, workers=args.workers, progress=not args.quiet,
+                      **reprepare_options(meta, fmt))
+    print(summary.line)
+    still = find_bad_clips(out, read_manifest(out), meta.get("size"))
+    if still:
+        raise FervidError(f"{still[0][1]}: still {still[0][2]} after redoing it")
+    print(f"redid {len(bad)} broken clip{'s' if len(bad) != 1 else ''}")
     return 0

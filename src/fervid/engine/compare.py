@@ -255,7 +255,8 @@ def compare_runs(
         from fervid.engine.plots import plot_compare
 
         out = Path(out)
-        atomic_write_bytes(out, render_table(rows, forced=forced, warnings=_prepared_warnings(results, rows)).encode())
+        atomic_write_bytes(out, render_table(rows, forced=forced, warnings=_prepared_warnings(results, rows)).encode(),
+                           what="the comparison table")
 
         def cell(row, c):
             v = row.get(c.removesuffix("_pct")) if c.endswith("_pct") else row.get(c)

@@ -127,12 +127,16 @@ def train_run(
     content on the main process (``None`` elsewhere).
     """
     from fervid.data import read_manifest, read_meta
+    from fervid.data.verify import check_clips
+    from fervid.engine.preemption import fold_errors, stop_if_signalled
+    from fervid.engine.runlock import fold_lock, run_files_lock
 
     run_dir = Path(run_dir)
     prepared = config["data"]["path"]
     if not prepared:
         raise FervidError("no prepared dataset: set data.path in the config or pass --data PREPARED")
     meta, records = read_meta(prepared), read_manifest(prepared)
+    check_clips(prepared, records, meta.get("size"))  # every clip whole, before any training
     config["dataset"] = config["dataset"] or meta.get("dataset")
     resolve_model_sizes(config)
     resolve_class_names(config, meta["classes"])
@@ -142,7 +146,8 @@ def train_run(
     if bad:
         raise FervidError(f"--fold {bad[0]}: the protocol has folds 0..{k - 1}")
     run_dir.mkdir(parents=True, exist_ok=True)
-    prepare_run_dir(run_dir, config, folds_document(config, records, rule, plans, meta))
+    with run_files_lock(run_dir):
+        prepare_run_dir(run_dir, config, folds_document(config, records, rule, plans, meta))
     if config["protocol"]["rule"] == "auto":
         log(f"rule auto -> {rule} ({RULE_WORDS[rule]}): {protocol_name(rule, k)}")
 
@@ -150,6 +155,7 @@ def train_run(
     for plan in (p for p in plans if folds is None or p["fold"] in folds):
         i = plan["fold"]
         name = f"seed {plan['seed']} fold {i}" if multi else f"fold {i}"
+        stop_if_signalled(f"before {name}")
         fdir = fold_dir(run_dir, i, plan["seed"] if multi else None)
         done, started = (fdir / "result.json").is_file(), (fdir / "last.ckpt").is_file()
         if done and resume:
@@ -160,8 +166,9 @@ def train_run(
             raise FervidError(f"{fdir}: {name} has {what}; pass --resume to continue, or use another --run-dir")
         log(f"{name}: {len(plan['train'])} train / {len(plan['val'])} val / "
             f"{len(plan['test'])} test clips" + (" (resuming)" if started else ""))
-        result = train_fold(config, plan, fdir, meta=meta, records=records, rule=rule, n_folds=k,
-                            resume=resume and started)
+        with fold_lock(fdir), fold_errors(config, name, fdir):
+            result = train_fold(config, plan, fdir, meta=meta, records=records, rule=rule, n_folds=k,
+                                resume=resume and started)
         if result is not None:
             log(f"{name}: accuracy {result['accuracy']:.1%}, UAR {result['uar']:.1%} ({result['selection']})")
     if not _is_main():
@@ -201,6 +208,8 @@ def make_trainer(config: dict, fdir: Path, callbacks: list):
 
     from fervid.engine.loggers import build_loggers
 
+    from fervid.engine.fold_checkpoints import trainer_plugins
+
     t = config["trainer"]
     on_gpu = torch.cuda.is_available() and t["accelerator"] in ("auto", "gpu", "cuda")
     kw: dict = {"accelerator": t["accelerator"], "devices": t["devices"], "num_nodes": t["num_nodes"]}
@@ -230,6 +239,7 @@ def make_trainer(config: dict, fdir: Path, callbacks: list):
         log_every_n_steps=t["log_every_n_steps"],
         num_sanity_val_steps=0,
         use_distributed_sampler=False,  # EpochBatchSampler shards the global batches itself
+        plugins=trainer_plugins(),  # atomic checkpoints; under SLURM, fervid's own signal handling
         default_root_dir=fdir,
     )
 
@@ -255,11 +265,13 @@ def train_fold(
     """
     import lightning as L
     import torch
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.callbacks import EarlyStopping
     from torch.utils.data import DataLoader
 
     from fervid.data import ClipDataset
+    from fervid.engine.fold_checkpoints import BestCheckpoint
     from fervid.engine.module import ClipClassifier
+    from fervid.engine.preemption import StopCleanly
     from fervid.engine.resumable import EpochBatchSampler, FoldProgress, SeededClips, derive_seed
     from fervid.models import get_model_info
 
@@ -275,11 +287,12 @@ def train_fold(
     # The sampler needs the world size, the trainer needs the sampler's callback: build in two steps.
     progress = FoldProgress(None, fdir / "last.ckpt", every_n_steps=config["trainer"]["checkpoint_every_n_steps"],
                             seed=derive_seed(seed, "steps", fold))
-    callbacks: list = [progress]
+    name = f"seed {seed} fold {fold}" if multi_seed(config) else f"fold {fold}"
+    callbacks: list = [progress, StopCleanly(progress, name)]
     best = None
     if has_val:
-        best = ModelCheckpoint(dirpath=fdir, filename="best", monitor="val_select", mode="max", save_top_k=1,
-                               save_weights_only=True, enable_version_counter=False, auto_insert_metric_name=False)
+        best = BestCheckpoint(dirpath=fdir, filename="best", monitor="val_select", mode="max", save_top_k=1,
+                              save_weights_only=True, enable_version_counter=False, auto_insert_metric_name=False)
         callbacks.append(best)
         if config["trainer"]["early_stopping"]:
             callbacks.append(EarlyStopping(monitor="val_uar", mode="max", patience=config["trainer"]["early_stopping"]))

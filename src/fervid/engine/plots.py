@@ -27,7 +27,7 @@ def _save(fig, path: str | os.PathLike | None) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     if path is not None:
-        atomic_write_bytes(path, buf.getvalue())
+        atomic_write_bytes(path, buf.getvalue(), what="a plot")
     return buf.getvalue()
 
 

@@ -340,7 +340,17 @@ def _label(f: dict, multi: bool) -> str:
 
 def write_report(run_dir: str | os.PathLike) -> dict:
     """Write ``RUN/results.json``, ``RUN/report.md``, the PNG plots and ``RUN/errors/`` strips;
-    return the results dict."""
+    return the results dict.
+
+    Holds the run directory's lock meanwhile (:mod:`fervid.engine.runlock`): one writer at a time.
+    """
+    from fervid.engine.runlock import run_files_lock
+
+    with run_files_lock(run_dir):
+        return _write_report(run_dir)
+
+
+def _write_report(run_dir: str | os.PathLike) -> dict:
     from fervid.engine import plots
     from fervid.engine.errors_analysis import write_error_strips
 
@@ -366,6 +376,7 @@ def write_report(run_dir: str | os.PathLike) -> dict:
         if isinstance(prepared, str) and (Path(prepared) / "manifest.csv").is_file():
             strips = write_error_strips(prepared, results["errors"]["hardest"], run_dir / ERRORS_DIR)
         results["errors"]["strips"] = {c: f"{ERRORS_DIR}/{name}" for c, name in strips.items()}
-    atomic_write_bytes(run_dir / "results.json", (json.dumps(results, indent=2) + "\n").encode())
+    atomic_write_bytes(run_dir / "results.json", (json.dumps(results, indent=2) + "\n").encode(),
+                       what="the run's results")
     atomic_write_bytes(run_dir / "report.md", render_markdown(results).encode())
     return results

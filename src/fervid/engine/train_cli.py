@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
+import sys
 
 
 def add_parser(subparsers) -> None:
@@ -71,13 +73,23 @@ def resolve(args: argparse.Namespace) -> dict:
     return config
 
 
+def resume_command(argv: list[str]) -> str:
+    """The command line that continues this run (``--resume`` added when missing)."""
+    cmd = shlex.join(["fervid", *argv, *([] if "--resume" in argv else ["--resume"])])
+    if "TORCHELASTIC_RUN_ID" in os.environ:  # the launcher's own options are not ours to know
+        return f"torchrun <the same torchrun options> -m {cmd.removeprefix('fervid ')}"
+    return cmd
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
     from fervid.engine.fit import train_run
+    from fervid.engine.preemption import Preempted, watch
     from fervid.models import from_scratch_warning, get_model_info
     from fervid.models.hub import resolve as resolve_weights
+    from fervid.writes import WriteFailed
 
     config = resolve(args)
     main = int(os.environ.get("RANK", "0")) == 0
@@ -90,8 +102,20 @@ def run(args: argparse.Namespace) -> int:
     elif main and (warning := from_scratch_warning(model["name"], model["kwargs"], None)):
         print(warning, file=sys.stderr)
     run_dir = Path(args.run_dir or Path("runs") / f"{config['dataset'] or 'data'}-{config['model']['name']}")
-    results = train_run(config, run_dir, folds=args.fold, resume=args.resume,
-                        log=print if main else (lambda s: None))
+    argv = getattr(args, "argv", None) or sys.argv[1:]
+    try:
+        with watch():
+            results = train_run(config, run_dir, folds=args.fold, resume=args.resume,
+                                log=print if main else (lambda s: None))
+    except Preempted as e:
+        if main:
+            print(f"fervid train: {e}", file=sys.stderr)
+            print(f"fervid train: to continue: {resume_command(argv)}", file=sys.stderr, flush=True)
+        return e.exit_code
+    except WriteFailed as e:
+        if str(e).endswith("again"):
+            raise WriteFailed(f"{e} with --resume") from None
+        raise
     if main and results:
         from fervid.engine.report_md import summary_line
 

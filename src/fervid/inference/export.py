@@ -20,6 +20,7 @@ import torch
 
 from fervid.checkpoint import atomic_write_bytes
 from fervid.errors import FervidError
+from fervid.writes import WriteFailed, is_write_error, os_error_line
 
 DEFAULT_OPSET = 18
 INPUT_NAME, OUTPUT_NAME = "clip", "logits"
@@ -71,11 +72,13 @@ def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, *, opset:
                         dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
                     )
         except Exception as e:  # an operator the exporter cannot handle: one line, naming the model
+            if is_write_error(e):  # the exporter writes into the temporary folder beside OUT
+                raise WriteFailed(os_error_line(e, out, "the ONNX file")) from None
             msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise FervidError(f"{checkpoint}: model {meta.model!r} could not be exported to ONNX opset {opset}: {msg}") from None
         proto = onnx.load(str(tmp_path))
     entry = proto.metadata_props.add()
     entry.key, entry.value = "fervid", json.dumps(asdict(meta))
     onnx.checker.check_model(proto)
-    atomic_write_bytes(out, proto.SerializeToString())
+    atomic_write_bytes(out, proto.SerializeToString(), what="the ONNX file")
     return out

@@ -31,7 +31,7 @@ def format_table(pred: VideoPrediction) -> str:
 def write_json(path: str | os.PathLike, preds: list[VideoPrediction]) -> None:
     """One video: a single object; several: a list of objects (see docs/predict.md)."""
     doc = preds[0].to_dict() if len(preds) == 1 else [p.to_dict() for p in preds]
-    atomic_write_bytes(path, (json.dumps(doc, indent=2) + "\n").encode())
+    atomic_write_bytes(path, (json.dumps(doc, indent=2) + "\n").encode(), what="predictions as JSON")
 
 
 def write_csv(path: str | os.PathLike, preds: list[VideoPrediction]) -> None:

@@ -13,7 +13,7 @@ from fervid.inference.api import VideoPrediction
 
 def plot_timeline(pred: VideoPrediction, path: str | os.PathLike) -> None:
     """Write :func:`timeline_png` to ``path``."""
-    atomic_write_bytes(path, timeline_png(pred))
+    atomic_write_bytes(path, timeline_png(pred), what="the timeline plot")
 
 
 def timeline_png(pred: VideoPrediction) -> bytes:
