@@ -31,6 +31,7 @@ caption { caption-side: top; text-align: left; font-weight: 600; padding-bottom:
 .strip { display: flex; flex-wrap: wrap; gap: 0.5rem; } .strip figure { margin: 0; text-align: center; }
 figcaption { font-size: 0.8rem; color: #555; } img.plot { max-width: 100%; }
 img.crop { width: 112px; height: 112px; image-rendering: auto; }
+img.frames { height: 64px; }
 """
 
 
@@ -72,16 +73,27 @@ class Num:
         return f'<td class="num" data-value="{exact}">{esc(self.text)}</td>'
 
 
+class Markup:
+    """A cell of HTML the caller built from escaped parts (an image)."""
+
+    def __init__(self, html: str):
+        self.html = html
+
+    def td(self) -> str:
+        return f"<td>{self.html}</td>"
+
+
 def table(header: Sequence[str], rows: Iterable[Sequence], *, caption: Optional[str] = None,
           total_rows: Sequence[int] = (), table_id: Optional[str] = None) -> str:
-    """An HTML table; cells are text (escaped) or :class:`Num`; rows indexed in ``total_rows`` are emphasised."""
+    """An HTML table; cells are text (escaped), :class:`Num` or :class:`Markup`; rows indexed in
+    ``total_rows`` are emphasised."""
     attr = f' id="{esc(table_id)}"' if table_id else ""
     out = [f"<table{attr}>"]
     if caption:
         out.append(f"<caption>{esc(caption)}</caption>")
     out.append("<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr></thead><tbody>")
     for i, row in enumerate(rows):
-        cells = "".join(c.td() if isinstance(c, Num) else f"<td>{esc(c)}</td>" for c in row)
+        cells = "".join(c.td() if isinstance(c, (Num, Markup)) else f"<td>{esc(c)}</td>" for c in row)
         out.append(f'<tr class="total">{cells}</tr>' if i in total_rows else f"<tr>{cells}</tr>")
     out.append("</tbody></table>")
     return "\n".join(out)

@@ -173,6 +173,43 @@ def test_factorised_relevance_matches_dense_rollout():
     torch.testing.assert_close(method.coarse(model, attns, grads, x.shape[2:]), expected, atol=1e-6, rtol=1e-5)
 
 
+@pytest.mark.parametrize("temporal_depth", [1, 0])
+def test_clip_relevance_matches_dense_rollout(temporal_depth):
+    """clip: per-frame CLIP ViT (CLS first), then the temporal transformer's CLS, or (depth 0, the
+    zero-shot model) the mean of the frame embeddings: every frame weighs 1."""
+    torch.manual_seed(0)
+    cfg = dict(TINY["clip"], depth=2, temporal_depth=temporal_depth)
+    model, x = create_model("clip", num_classes=3, **cfg).eval(), _clip("clip")
+    method = METHODS["clip"]
+    attns, grads = _attention_and_grads(model, method, x)
+    n_sp = len(model.visual.blocks)
+    assert len(attns) == n_sp + temporal_depth  # the text tower's attention is not captured
+    frames = _dense_chefer(attns[:n_sp], grads[:n_sp])[:, 1:]  # (T, P)
+    weight = _dense_chefer(attns[n_sp:], grads[n_sp:])[0, 1:] if temporal_depth else torch.ones(x.shape[2])
+    expected = (weight[:, None] * frames).reshape(-1, 4, 4)
+    torch.testing.assert_close(method.coarse(model, attns, grads, x.shape[2:]), expected, atol=1e-6, rtol=1e-5)
+    out = clip_saliency(model, "clip", x)
+    assert out.maps.shape == x.shape[2:] and out.maps.max() == pytest.approx(1.0)
+
+
+def test_videomae_relevance_matches_dense_rollout():
+    """videomae: one stack over the (t, h, w)-ordered tubelet tokens, no CLS: the output is the
+    token mean, so the relevance is the mean of the rows of R; tubelets span 2 frames."""
+    torch.manual_seed(0)
+    x = torch.randn(1, 3, 4, 32, 32, generator=torch.Generator().manual_seed(2))
+    model = create_model("videomae", num_classes=3, **dict(TINY["videomae"], num_frames=4)).eval()
+    attns, grads = _attention_and_grads(model, METHODS["videomae"], x)
+    n = attns[0].shape[-1]
+    assert n == 2 * 4 * 4
+    dense = torch.eye(n)
+    for a, g in zip(attns, grads):
+        dense = dense + (a * g).clamp(min=0).mean(1)[0] @ dense
+    expected = dense.mean(0).reshape(2, 4, 4)  # (t', h', w')
+    coarse = METHODS["videomae"].coarse(model, attns, grads, x.shape[2:])
+    torch.testing.assert_close(coarse, expected, atol=1e-6, rtol=1e-5)
+    assert clip_saliency(model, "videomae", x).maps.shape == (4, 32, 32)  # two tubelets back onto four frames
+
+
 class _Tubelets(nn.Module):
     """A joint space-time ViT from fervid's pieces, tubelets of 2 frames, mean-pooled (VideoMAE's shape)."""
 

@@ -1,8 +1,10 @@
 """``fervid report RUN --html`` and ``fervid compare ... --html``: one self-contained HTML file each.
 
-The report page holds what report.md holds (protocol, per-fold table with mean ± std, summed
-confusion matrix) as real tables, and the run's plots (confusion matrix, folds, training curves)
-embedded as data URIs. The comparison page holds the comparison table and its bar chart.
+The report page holds what report.md holds (protocol, per-fold (and per-seed) table with mean ±
+std, summed confusion matrix, error analysis with frame strips) as real tables, saliency strips
+of the most-missed clips (:mod:`fervid.engine.html_errors`), and the run's plots (confusion
+matrix, folds, training curves) embedded as data URIs. The comparison page holds the comparison
+table, with the paired tests against the baseline, and its bar chart.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import os
 from pathlib import Path
 from typing import Callable, Optional
 
+from fervid.engine.compare import _diff, _ms, _p
+from fervid.engine.html_errors import errors_section, saliency_section
 from fervid.engine.metrics import SUMMARY_KEYS
 from fervid.engine.report import PLOTS
-from fervid.engine.report_md import _duration, _pct, _pm, protocol_items
+from fervid.engine.report_md import _duration, _pct, _pm, _pm_seeds, protocol_items
 from fervid.htmlpage import Num, esc, img, page, table, write_page
 
 Section = Callable[[dict, Path], Optional[str]]  # (results.json, run dir) -> HTML, or None to leave it out
@@ -23,12 +27,19 @@ def _pct_cell(x: Optional[float]) -> Num:
     return Num(x, _pct(x))
 
 
+def _seeds(r: dict) -> list:
+    return r.get("seeds") or [r["split"].get("seed")]
+
+
 def _header(r: dict) -> str:
-    done = f"{r['n_folds']}/{r['n_folds_expected']} folds"
+    seeds = _seeds(r)
+    done = f"{r['n_folds']}/{r['n_folds_expected']} folds" + (
+        f" ({r['split']['k']} folds × {len(seeds)} seeds)" if len(seeds) > 1 else "")
     out = [f"<h1>{esc(r['model'])} on {esc(r['dataset'])}: {esc(done)}{'' if r['complete'] else ' (incomplete)'}</h1>"]
     if not r["complete"]:
         missing = ", ".join(map(str, r["folds_missing"]))
-        out.append(f'<p class="warn"><strong>Incomplete run</strong>: folds {esc(missing)} have no result yet; '
+        some = " for some seeds" if len(seeds) > 1 else ""
+        out.append(f'<p class="warn"><strong>Incomplete run</strong>: folds {esc(missing)} have no result yet{some}; '
                    f"the mean and std below are over {esc(done)} only and are not the "
                    f"{esc(r['split']['k'])}-fold result.</p>")
     return "\n".join(out)
@@ -40,19 +51,41 @@ def protocol_section(r: dict, run_dir: Path) -> str:
 
 
 def results_section(r: dict, run_dir: Path) -> str:
+    """Per fold (seed and fold with several seeds), then mean ± std; with several seeds each seed's
+    k-fold mean ± fold std, and the mean over seeds ± the std across seeds ± the fold std (report.md's)."""
+    multi = len(_seeds(r)) > 1
+    lead = 2 if multi else 1
     rows = []
     for f in r["folds"]:
-        rows.append([str(f["fold"]), Num(f["n_test"], str(f["n_test"])), _pct_cell(f["accuracy"]), _pct_cell(f["uar"]),
+        first = [str(f.get("seed")), str(f["fold"])] if multi else [str(f["fold"])]
+        rows.append([*first, Num(f["n_test"], str(f["n_test"])), _pct_cell(f["accuracy"]), _pct_cell(f["uar"]),
                      _pct_cell(f["macro_f1"]), f"{f.get('selected_epoch') or '–'} / {f.get('epochs_run') or '–'}",
                      _duration(f.get("train_time_s"))])
     m, s = r["mean"], r["std"]
-    rows.append(["mean ± std", Num(r["n_test_total"], str(r["n_test_total"])),
-                 *(Num(m[k], _pm(m[k], s[k])) for k in SUMMARY_KEYS), "", f"{_duration(r['train_time_s'])} total"])
-    out = [table(["fold", "n_test", "accuracy (%)", "UAR (%)", "macro-F1 (%)", "selected epoch / run", "train time"],
-                 rows, total_rows=[len(rows) - 1], table_id="folds")]
+    totals = []
+    if not multi:
+        rows.append(["mean ± std", Num(r["n_test_total"], str(r["n_test_total"])),
+                     *(Num(m[k], _pm(m[k], s[k])) for k in SUMMARY_KEYS), "", f"{_duration(r['train_time_s'])} total"])
+        totals.append(len(rows) - 1)
+    else:
+        for p in r["per_seed"]:
+            n = sum(f["n_test"] for f in r["folds"] if f.get("seed") == p["seed"])
+            rows.append([str(p["seed"]), f"mean ± std ({p['n_folds']} folds)", Num(n, str(n)),
+                         *(Num(p["mean"][k], _pm(p["mean"][k], p["std"][k])) for k in SUMMARY_KEYS), "", ""])
+        rows.append(["all", f"mean over {len(r['per_seed'])} seeds", Num(r["n_test_total"], str(r["n_test_total"])),
+                     *(Num(m[k], _pm_seeds(m[k], r["std_seeds"][k], s[k])) for k in SUMMARY_KEYS), "",
+                     f"{_duration(r['train_time_s'])} total"])
+        totals = list(range(len(r["folds"]), len(rows)))
+    header = ["seed", "fold"][2 - lead:] + ["n_test", "accuracy (%)", "UAR (%)", "macro-F1 (%)",
+                                            "selected epoch / run", "train time"]
+    out = [table(header, rows, total_rows=totals, table_id="folds")]
+    if multi:
+        out.append("<p>With several seeds: each seed's k-fold mean ± the std over its folds, then the mean over "
+                   "seeds ± the sample std across seeds (seeds) ± the fold std averaged over seeds (folds).</p>")
     if len(r["selection"]) > 1:
         out.append("<p>Model selection per fold:</p><ul>" + "".join(
-            f"<li>fold {esc(f['fold'])}: {esc(f['selection'])}</li>" for f in r["folds"]) + "</ul>")
+            f"<li>{'seed ' + esc(f.get('seed')) + ' ' if multi else ''}fold {esc(f['fold'])}: {esc(f['selection'])}</li>"
+            for f in r["folds"]) + "</ul>")
     return '<section id="results"><h2>Results</h2>' + "\n".join(out) + "</section>"
 
 
@@ -77,17 +110,14 @@ def plots_section(r: dict, run_dir: Path) -> Optional[str]:
     return '<section id="plots"><h2>Plots</h2>' + "\n".join(figs) + "</section>" if figs else None
 
 
-# The page's sections, in order. EXTENSION POINTS, fed next round by per-fold predictions.csv
-# (fold_XX/predictions.csv: clip_id, subject, label, predicted, p_<class>..., fold, seed):
-#   "errors":   per-class error analysis, with frame strips of the most-missed clips;
-#   "saliency": saliency strips (fervid.inference.explain + explain_outputs.overlays) of a few of them.
-# Each is a Section function added here; until then the page carries an HTML comment in their place.
+# The page's sections, in order. A section that returns None (e.g. "errors" and "saliency" of a run
+# whose folds wrote no predictions.csv) leaves an HTML comment in its place.
 SECTIONS: list[tuple[str, Optional[Section]]] = [
     ("protocol", protocol_section),
     ("results", results_section),
     ("confusion", confusion_section),
-    ("errors", None),
-    ("saliency", None),
+    ("errors", errors_section),  # fervid.engine.html_errors
+    ("saliency", saliency_section),
     ("plots", plots_section),
 ]
 
@@ -109,16 +139,33 @@ def write_report_html(run_dir: str | os.PathLike, results: dict, out: str | os.P
     return path
 
 
+def _diff_cells(row: dict, key: str) -> list:
+    """Δ (run − baseline, fractions kept in data-value) and its 95 % interval, as compare's table shows them."""
+    if row.get(f"{key}_diff") is None:
+        return [_diff(row, key), ""]
+    low, high = row[f"{key}_diff_low"], row[f"{key}_diff_high"]
+    return [Num(row[f"{key}_diff"], f"{row[f'{key}_diff'] * 100:+.1f}"),
+            f"[{low * 100:+.1f}, {high * 100:+.1f}]"]
+
+
 def render_compare_html(rows: list[dict], table_md: str, chart_png: bytes, *, forced: bool) -> str:
-    """The comparison page: one row per run (as ``compare_runs`` returns them) and the bar chart."""
-    body_rows = []
+    """The comparison page: one row per run (as ``compare_runs`` returns them), the paired tests
+    against the baseline when there is one (a second table, same row order), and the bar chart."""
+    body_rows, paired_rows = [], []
     for r in rows:
+        folds = r["folds"] + (f" ({r['n_seeds']} seeds)" if r["n_seeds"] > 1 else "")
         body_rows.append([
-            r["label"], r["dataset"], r["protocol"], r["folds"],
-            *(Num(r[f"{k}_mean"], _pm(r[f"{k}_mean"], r[f"{k}_std"])) for k in SUMMARY_KEYS),
+            r["label"], r["dataset"], r["protocol"], folds,
+            *(Num(r[f"{k}_mean"], _ms(r, k)) for k in SUMMARY_KEYS),
             Num(r["params_m"], "–" if r["params_m"] is None else f"{r['params_m']:.2f}"),
             Num(r["gmacs"], "–" if r["gmacs"] is None else f"{r['gmacs']:.3g}"),
             _duration(r["train_time_per_fold_s"]),
+        ])
+        paired_rows.append([
+            r["label"], *_diff_cells(r, "accuracy"), *_diff_cells(r, "uar"),
+            Num(r.get("mcnemar_p"), _p(r.get("mcnemar_p"))),
+            Num(r.get("paired_clips"), "–" if r.get("paired_clips") is None else str(r["paired_clips"])),
+            r.get("paired_seeds") or "–", r.get("paired_note") or "",
         ])
     notes = [line for line in table_md.splitlines() if line and not line.startswith("|")]  # conventions under it
     body = ["<h1>Comparison</h1>"]
@@ -127,7 +174,14 @@ def render_compare_html(rows: list[dict], table_md: str, chart_png: bytes, *, fo
                     "--force); their numbers are not directly comparable.</p>")
     body.append(table(["model", "dataset", "protocol", "folds", "accuracy (%)", "UAR (%)", "macro-F1 (%)",
                        "params (M)", "GMACs/clip", "train time/fold"], body_rows, table_id="compare"))
-    body += [f"<p>{esc(n.replace('**', ''))}</p>" for n in notes if not n.startswith("**Warning")]
+    if any(r.get("baseline") for r in rows):
+        body.append(table(["model", "Δ accuracy (points)", "95 % CI", "Δ UAR (points)", "95 % CI", "McNemar p",
+                           "paired clips", "paired seeds", "note"], paired_rows, table_id="paired",
+                          caption=f"Paired tests against the baseline {rows[0]['baseline']}"))
+    for n in notes:
+        if not n.startswith("**Warning**: these runs differ"):  # that one is above the table
+            warn = ' class="warn"' if n.startswith("**Warning**") else ""
+            body.append(f"<p{warn}>{esc(n.replace('**', ''))}</p>")
     body.append(f"<figure>{img(chart_png, 'accuracy and UAR per run')}<figcaption>accuracy and UAR, mean ± std over "
                 "folds</figcaption></figure>")
     return page("fervid comparison", body)

@@ -33,10 +33,10 @@ def overlays(ex: Explanation) -> np.ndarray:
     return np.stack([overlay(f, m) for f, m in zip(ex.frames, ex.saliency)])
 
 
-def _title(ex: Explanation) -> str:
-    p = ex.probs[ex.target]
+def _title(ex: Explanation, *more: Explanation) -> str:
     truth = f", true label {ex.label}" if ex.label else ""
-    return f"{ex.model}: saliency for {ex.target} (p = {p:.2f}; predicted {ex.predicted}{truth})"
+    targets = ", ".join(f"{e.target} (p = {e.probs[e.target]:.2f})" for e in (ex, *more))
+    return f"{ex.model}: saliency for {targets}; predicted {ex.predicted}{truth}"
 
 
 def _frame_caption(ex: Explanation, i: int) -> str:
@@ -44,33 +44,49 @@ def _frame_caption(ex: Explanation, i: int) -> str:
     return f"{f / ex.fps:.2f} s" if ex.fps else f"frame {f}"
 
 
-def strip_png(ex: Explanation) -> bytes:
-    """A PNG: face crops, their overlays, and the temporal importance of each frame beneath."""
+def strip_png(ex: Explanation, *more: Explanation) -> bytes:
+    """A PNG: face crops, their overlays, and the temporal importance of each frame beneath.
+
+    ``more``: explanations of the same frames for other classes (e.g. the true and the predicted
+    class of a missed clip): one overlay row each, and their importance bars side by side. The
+    crops are tiled into one image (one axes, not one per crop: a report draws several strips).
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    t = len(ex.frames)
-    fig = Figure(figsize=(1.25 * t + 0.9, 3.9), dpi=110, layout="constrained")
+    exs = (ex, *more)
+    if any(not np.array_equal(e.frame_index, ex.frame_index) for e in more):
+        raise ValueError("strip_png: the explanations must be of the same frames")
+    t, side = len(ex.frames), ex.frames.shape[1]
+    rows = [("face crop", ex.frames)] + [
+        (("saliency" if not more else f"saliency: {e.target}") + ("\n(all zero)" if e.saliency.max() <= 0 else ""),
+         overlays(e)) for e in exs]  # all zero: e.g. Grad-CAM found no positive evidence for the class
+    gap, step = max(1, side // 16), side + max(1, side // 16)
+    mosaic = np.full((len(rows) * step - gap, t * step - gap, 3), 255, np.uint8)
+    for r, (_, images) in enumerate(rows):
+        for i, im in enumerate(images):
+            mosaic[r * step:r * step + side, i * step:i * step + side] = im
+    centres = np.arange(t) * step + side / 2
+    fig = Figure(figsize=(1.25 * t + 0.9, 1.25 * len(rows) + 1.4), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
-    grid = fig.add_gridspec(3, t, height_ratios=[1, 1, 0.7])
-    over = overlays(ex)
-    for i in range(t):
-        for row, img in ((0, ex.frames[i]), (1, over[i])):
-            ax = fig.add_subplot(grid[row, i])
-            ax.imshow(img, interpolation="bilinear")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if row == 0:
-                ax.set_title(_frame_caption(ex, i), fontsize=8)
-            if i == 0:
-                ax.set_ylabel(("face crop", "saliency")[row], fontsize=8)
-    ax = fig.add_subplot(grid[2, :])
-    ax.bar(range(t), ex.temporal, color="C1")
-    ax.set_xlim(-0.5, t - 0.5)
-    ax.set_xticks(range(t), [_frame_caption(ex, i) for i in range(t)], fontsize=7)
-    ax.set_ylabel("importance", fontsize=8)
-    ax.tick_params(axis="y", labelsize=7)
-    fig.suptitle(_title(ex), fontsize=9)
+    top, bottom = fig.subplots(2, 1, height_ratios=[len(rows), 0.7], sharex=True)
+    top.imshow(mosaic, interpolation="bilinear")
+    top.tick_params(top=True, labeltop=True, bottom=False, labelbottom=False)
+    top.set_xticks(centres, [_frame_caption(ex, i) for i in range(t)], fontsize=8)
+    top.set_yticks(np.arange(len(rows)) * step + side / 2, [name for name, _ in rows], fontsize=8)
+    top.tick_params(length=0)
+    top.spines[:].set_visible(False)
+    width = 0.8 * side / len(exs)
+    for k, e in enumerate(exs):
+        bottom.bar(centres + (k - (len(exs) - 1) / 2) * width, e.temporal, width=width, color=f"C{k + 1}",
+                   label=e.target if more else None)
+    if more:
+        bottom.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    bottom.set_xlim(-gap / 2, t * step - gap / 2)
+    bottom.tick_params(axis="x", labelbottom=True, labelsize=7)
+    bottom.set_ylabel("importance", fontsize=8)
+    bottom.tick_params(axis="y", labelsize=7)
+    fig.suptitle(_title(*exs), fontsize=9)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()

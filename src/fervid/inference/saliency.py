@@ -105,15 +105,22 @@ class GradCAM:
 @dataclass(frozen=True)
 class FactorisedAttention:
     """A ViT with a CLS token on every frame (``spatial``), then a temporal transformer whose
-    token ``1 + t`` is frame ``t`` and whose CLS is the output (``temporal``; ``None`` when the
-    frame embeddings are pooled with equal weights). Map of frame ``t``: the temporal relevance of
-    frame ``t`` times the spatial relevance of its patches."""
+    token ``1 + t`` is frame ``t`` and whose CLS is the output (``temporal``). Without one
+    (``temporal`` is ``None``, or names an attribute the model set to ``None``: ``clip`` with
+    ``temporal_depth=0``) the frame embeddings are pooled with equal weights. Map of frame ``t``:
+    the temporal relevance of frame ``t`` times the spatial relevance of its patches."""
 
     spatial: str
     temporal: Optional[str] = None
 
+    def _temporal(self, model: nn.Module) -> Optional[str]:
+        if self.temporal is None:
+            return None
+        parent, _, name = self.temporal.rpartition(".")
+        return None if getattr(model.get_submodule(parent), name) is None else self.temporal
+
     def capture(self, model: nn.Module) -> _Capture:
-        paths = [self.spatial] + ([self.temporal] if self.temporal else [])
+        paths = [self.spatial] + ([self.temporal] if self._temporal(model) else [])
         return _AttentionMaps(model, [a for p in paths for a in _attentions(model, p)])
 
     def coarse(self, model: nn.Module, attns: list[torch.Tensor], grads: list[torch.Tensor], shape) -> torch.Tensor:
@@ -121,7 +128,7 @@ class FactorisedAttention:
         n = len(_attentions(model, self.spatial))
         patches = _relevance_row(_onehot(t, attns[0].shape[-1], attns[0]), attns[:n], grads[:n])[:, 1:]  # (T, P)
         weight = torch.ones(t, dtype=patches.dtype, device=patches.device)
-        if self.temporal:
+        if self._temporal(model):
             weight = _relevance_row(_onehot(1, t + 1, attns[n]), attns[n:], grads[n:])[0, 1:]  # (T,)
         side = _square(patches.shape[1], "a frame")
         return (weight[:, None] * patches).reshape(t, side, side)
@@ -226,6 +233,8 @@ METHODS = {
     "cnn_lstm": GradCAM("features"),
     "timesformer": DividedAttention("blocks"),
     "vivit": FactorisedAttention(spatial="spatial", temporal="temporal"),
+    "clip": FactorisedAttention(spatial="visual", temporal="temporal"),  # the text head's tower is not explained
+    "videomae": JointAttention(blocks="blocks", patch="patch_embed.proj"),
 }
 
 
