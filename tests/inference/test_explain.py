@@ -14,8 +14,11 @@ from fervid.errors import FervidError
 from fervid.inference.explain import explain_clip
 from fervid.models import list_models
 
+from . import test_zero_shot
 from .conftest import CLASSES, SINGLE_FACE, make_checkpoint
 from .test_saliency import TINY
+
+clip_dir = test_zero_shot.clip_dir  # the fixture: a tiny random CLIP saved as a Hugging Face directory
 
 CLIP = "P002_Happiness"
 
@@ -68,15 +71,37 @@ def test_frames_and_maps_line_up_with_the_clip(face_ckpt):
     assert ex.classes == CLASSES and set(ex.probs) == set(CLASSES)
 
 
-def test_explain_a_real_face_video(face_ckpt, tmp_path, capsys):
+@pytest.mark.parametrize("name", ["c3d", "videomae"])
+def test_explain_a_real_face_video(name, face_ckpt, tmp_path, capsys):
+    """A CNN (Grad-CAM) and a transformer (attention relevance over tubelets) on a real video."""
+    if name == "c3d":
+        ckpt = face_ckpt
+    else:
+        kwargs = {k: v for k, v in TINY[name].items() if k not in ("num_frames", "image_size")}
+        ckpt = make_checkpoint(tmp_path / "vm.safetensors", model=name, kwargs=kwargs, num_frames=8, image_size=32)
     out = tmp_path / "ex"
-    assert main(["explain", str(face_ckpt), str(SINGLE_FACE), "--out", str(out)]) == 0
+    assert main(["explain", str(ckpt), str(SINGLE_FACE), "--out", str(out)]) == 0
     doc = _check_outputs(out, "single_face", t=8, side=32)
+    assert doc["model"] == name
     w = doc["window"]
     assert w["end_frame"] - w["start_frame"] == 8
     assert all(w["start_frame"] <= f["index"] < w["end_frame"] for f in doc["frames"])
     assert all(f["time_s"] == pytest.approx(f["index"] / 30, abs=1e-3) for f in doc["frames"])
     assert "most important: " in capsys.readouterr().out
+
+
+def test_explain_with_a_zero_shot_clip_predictor(clip_dir, tiny_study):
+    """Zero-shot CLIP (no temporal transformer: the mean of the frame embeddings, a text head)
+    explains like a checkpoint, for any of its prompt classes."""
+    from fervid.inference.zero_shot import load_zero_shot
+
+    predictor = load_zero_shot(clip_dir, classes=["happiness", "sadness", "surprise"], num_frames=4)
+    assert predictor.model.temporal is None
+    clip = np.load(tiny_study / "prepared" / "clips" / f"{CLIP}.npy")
+    ex = explain_clip(clip, predictor, target="sadness", name=CLIP)
+    assert ex.model == "clip" and ex.target == "sadness" and ex.method.startswith("gradient-weighted attention")
+    assert ex.saliency.shape == (4, 48, 48) and 0.9 < ex.saliency.max() <= 1  # 32-px maps resized onto 48-px crops
+    assert ex.temporal.sum() == pytest.approx(1) and set(ex.probs) == {"happiness", "sadness", "surprise"}
 
 
 def test_bad_requests_are_one_line_errors(face_ckpt, tiny_study, capsys):

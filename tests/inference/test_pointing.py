@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fervid.data.synthetic_masks import crop_masks
 from fervid.inference.pointing import (
     centre_prior, default_tolerance, energy_ratio, peak, pointing_hit, random_map, score_frames,
 )
@@ -82,3 +83,27 @@ def test_benchmark_scores_held_out_clips_against_the_baselines(tiny_study, tmp_p
     assert 0 < row["frames"] <= 3 * 8
     for key in ("model", "centre", "random"):
         assert 0 <= row[key]["pointing"] <= 1 and row[key]["energy"] >= 0
+
+
+def test_readme_strip_explains_a_held_out_clip_with_its_au_mask(tiny_study, tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("saliency_strip", ROOT / "benchmarks" / "saliency_strip.py")
+    strip = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(strip)
+    out = tmp_path / "strip.png"
+    assert strip.main([str(tiny_study), "--out", str(out)]) == 0
+    line = capsys.readouterr().out
+    fold0 = json.loads((tiny_study / "runs" / "c3d" / "folds.json").read_text())["folds"][0]
+    clip = line.split(": ", 1)[1].split(" ")[0]
+    assert clip.split("_")[0] in fold0["test_subjects"] and clip.endswith("_Happiness")  # the rule: held out, happiness
+    assert "a held-out subject), c3d fold 0" in line and "AU mask outlined" in line
+    from PIL import Image
+
+    from fervid.inference.explain_outputs import outline
+
+    with Image.open(out) as png:
+        assert png.format == "PNG" and png.width > 600
+    frames = np.load(tiny_study / "prepared" / "clips" / f"{clip}.npy")
+    changed, _ = crop_masks(tiny_study / "prepared", clip, tiny_study / "synth")
+    drawn = (outline(frames, changed) != frames).any(axis=-1)  # (T, S, S)
+    assert drawn.any() and not (drawn & ~changed).any()  # the outline runs along the mask's own border pixels
+    assert not drawn[~changed.any(axis=(1, 2))].any()  # frames without change (neutral onset) stay as they were

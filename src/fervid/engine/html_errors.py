@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from fervid.engine import layout
 from fervid.engine.report_md import _pct
@@ -24,40 +23,74 @@ from fervid.htmlpage import Markup, Num, esc, img, table
 SALIENCY_CLIPS = 3  # clips explained on the report page
 
 
-def errors_section(r: dict, run_dir: Path) -> Optional[str]:
+def errors_section(r: dict, run_dir: Path) -> str | None:
     e = r.get("errors")
     if not e:
         return None
-    out = [f"<p>From the per-clip predictions (<code>predictions.csv</code> of every fold): {e['n_scored']} "
-           f"scorings of {e['n_clips']} clips over folds and seeds.</p>"]
+    out = [
+        f"<p>From the per-clip predictions (<code>predictions.csv</code> of every fold): {e['n_scored']} "
+        f"scorings of {e['n_clips']} clips over folds and seeds.</p>"
+    ]
     rows = []
     for c in e["confusions"]:
         taken = ", ".join(f"{p['class']} {p['fraction'] * 100:.1f} % ({p['count']})" for p in c["predicted_as"])
-        rows.append([c["true"], Num(c["n"], str(c["n"])), Num(c["wrong"], str(c["wrong"])),
-                     Num(c["wrong"] / c["n"], _pct(c["wrong"] / c["n"])), taken or "–"])
-    out.append(table(["true class", "scored", "wrong", "wrong (%)", "most often predicted as (% of the class, count)"],
-                     rows, caption="Most confused, per true class", table_id="confusions"))
+        rows.append(
+            [
+                c["true"],
+                Num(c["n"], str(c["n"])),
+                Num(c["wrong"], str(c["wrong"])),
+                Num(c["wrong"] / c["n"], _pct(c["wrong"] / c["n"])),
+                taken or "–",
+            ]
+        )
+    out.append(
+        table(
+            ["true class", "scored", "wrong", "wrong (%)", "most often predicted as (% of the class, count)"],
+            rows,
+            caption="Most confused, per true class",
+            table_id="confusions",
+        )
+    )
     if e["hardest"]:
         strips = e.get("strips") or {}
         rows = []
         for h in e["hardest"]:
             taken = ", ".join(f"{c} ×{n}" for c, n in sorted(h["predicted_as"].items(), key=lambda kv: -kv[1]))
             path = run_dir / strips[h["clip_id"]] if h["clip_id"] in strips else None
-            strip = (Markup(img(path.read_bytes(), f"frames of {h['clip_id']}", cls="frames"))
-                     if path is not None and path.is_file() else "–")
-            rows.append([h["clip_id"], h["subject"], h["label"], Num(h["wrong"], str(h["wrong"])),
-                         Num(h["scored"], str(h["scored"])), taken, Num(h["p_true"], f"{h['p_true']:.2f}"),
-                         ", ".join(map(str, h["folds"])), ", ".join(map(str, h["seeds"])), strip])
-        out.append(table(["clip", "subject", "true", "wrong", "scored", "predicted as", "p(true)", "folds", "seeds",
-                          "frames"], rows, table_id="hardest-clips",
-                         caption="Clips most often wrong (then the most confidently wrong: lowest mean probability "
-                                 "of the true class)"))
+            strip = (
+                Markup(img(path.read_bytes(), f"frames of {h['clip_id']}", cls="frames"))
+                if path is not None and path.is_file()
+                else "–"
+            )
+            rows.append(
+                [
+                    h["clip_id"],
+                    h["subject"],
+                    h["label"],
+                    Num(h["wrong"], str(h["wrong"])),
+                    Num(h["scored"], str(h["scored"])),
+                    taken,
+                    Num(h["p_true"], f"{h['p_true']:.2f}"),
+                    ", ".join(map(str, h["folds"])),
+                    ", ".join(map(str, h["seeds"])),
+                    strip,
+                ]
+            )
+        out.append(
+            table(
+                ["clip", "subject", "true", "wrong", "scored", "predicted as", "p(true)", "folds", "seeds", "frames"],
+                rows,
+                table_id="hardest-clips",
+                caption="Clips most often wrong (then the most confidently wrong: lowest mean probability "
+                "of the true class)",
+            )
+        )
         if not any(isinstance(row[-1], Markup) for row in rows):
             out.append("<p>No frame strips: the prepared data are not on this machine.</p>")
     return '<section id="errors"><h2>Errors</h2>' + "\n".join(out) + "</section>"
 
 
-def _prepared_dir(run_dir: Path) -> tuple[Optional[str], bool]:
+def _prepared_dir(run_dir: Path) -> tuple[str | None, bool]:
     """The run's prepared data (config.yaml's ``data.path``) and whether it is on this machine."""
     from fervid.engine.report import _section, read_config
 
@@ -84,7 +117,7 @@ def worst_scorings(run_dir: Path, clip_ids: set[str]) -> dict[str, tuple[dict, P
     return {c: (row, fdir) for c, (_, row, fdir) in found.items()}
 
 
-def saliency_section(r: dict, run_dir: Path) -> Optional[str]:
+def saliency_section(r: dict, run_dir: Path) -> str | None:
     e = r.get("errors")
     if not e:
         return None
@@ -94,8 +127,10 @@ def saliency_section(r: dict, run_dir: Path) -> Optional[str]:
         return head + "<p>No clip was missed: nothing to explain.</p></section>"
     prepared, present = _prepared_dir(run_dir)
     if not present:
-        return (head + f'<p class="warn">No saliency strips: the prepared data ({esc(prepared)}) are not on this '
-                "machine. Run <code>fervid report RUN --html</code> where they are to add them.</p></section>")
+        return (
+            head + f'<p class="warn">No saliency strips: the prepared data ({esc(prepared)}) are not on this '
+            "machine. Run <code>fervid report RUN --html</code> where they are to add them.</p></section>"
+        )
     from fervid.inference.api import load_model
     from fervid.inference.explain import explain_clip, load_prepared_clip
     from fervid.inference.explain_outputs import strip_png
@@ -116,22 +151,27 @@ def saliency_section(r: dict, run_dir: Path) -> Optional[str]:
             if ckpt not in predictors:
                 predictors[ckpt] = load_model(ckpt)
             clip, name, label = load_prepared_clip(data=prepared, clip_id=c["clip_id"])
-            exs = [explain_clip(clip, predictors[ckpt], target=k, name=name, label=label)
-                   for k in (row["label"], row["predicted"])]
+            exs = [
+                explain_clip(clip, predictors[ckpt], target=k, name=name, label=label)
+                for k in (row["label"], row["predicted"])
+            ]
         except FervidError as err:
             notes.append(f"{c['clip_id']}: not explained ({err})")
             continue
         p_true = row["probs"][r["classes"].index(row["label"])]
-        caption = (f"{c['clip_id']} (subject {c['subject']}): true {row['label']}, predicted {row['predicted']} "
-                   f"(p(true) = {p_true:.2f}) by the checkpoint of {by}; saliency for the true and the predicted "
-                   "class")
+        caption = (
+            f"{c['clip_id']} (subject {c['subject']}): true {row['label']}, predicted {row['predicted']} "
+            f"(p(true) = {p_true:.2f}) by the checkpoint of {by}; saliency for the true and the predicted "
+            "class"
+        )
         alt = f"saliency of {c['clip_id']}"
-        figures.append(f"<figure>{img(strip_png(*exs), alt)}"
-                       f"<figcaption>{esc(caption)}</figcaption></figure>")
+        figures.append(f"<figure>{img(strip_png(*exs), alt)}<figcaption>{esc(caption)}</figcaption></figure>")
     method = method_name(r["model"]) if figures else ""
-    intro = (f"<p>The {len(clips)} clips most often wrong, explained ({esc(method)}) with the fold checkpoint "
-             "that scored each (where it was most confidently wrong), for the true class and for the class it "
-             "predicted: face crops, one saliency row per class, and each frame's share of the decision "
-             "(docs/explain.md).</p>")
+    intro = (
+        f"<p>The {len(clips)} clips most often wrong, explained ({esc(method)}) with the fold checkpoint "
+        "that scored each (where it was most confidently wrong), for the true class and for the class it "
+        "predicted: face crops, one saliency row per class, and each frame's share of the decision "
+        "(docs/explain.md).</p>"
+    )
     tail = [f'<p class="warn">{esc(n)}</p>' for n in notes]
     return head + intro + "\n".join(figures + tail) + "</section>"

@@ -44,12 +44,25 @@ def _frame_caption(ex: Explanation, i: int) -> str:
     return f"{f / ex.fps:.2f} s" if ex.fps else f"frame {f}"
 
 
-def strip_png(ex: Explanation, *more: Explanation) -> bytes:
+def outline(frames: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``frames`` uint8 ``(T, S, S, 3)`` with the border of each frame's ``mask`` (bool ``(T, S, S)``) in white."""
+    import cv2
+
+    out = frames.copy()
+    for f, m in zip(out, mask):
+        contours, _ = cv2.findContours(m.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        cv2.drawContours(f, contours, -1, (255, 255, 255), 1)
+    return out
+
+
+def strip_png(ex: Explanation, *more: Explanation, mask: np.ndarray | None = None) -> bytes:
     """A PNG: face crops, their overlays, and the temporal importance of each frame beneath.
 
     ``more``: explanations of the same frames for other classes (e.g. the true and the predicted
-    class of a missed clip): one overlay row each, and their importance bars side by side. The
-    crops are tiled into one image (one axes, not one per crop: a report draws several strips).
+    class of a missed clip): one overlay row each, and their importance bars side by side.
+    ``mask``: bool ``(T, S, S)``, a region outlined on the overlays (the synthetic AU masks: where
+    the saliency should be). The crops are tiled into one image (one axes, not one per crop: a
+    report draws several strips).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -60,7 +73,8 @@ def strip_png(ex: Explanation, *more: Explanation) -> bytes:
     t, side = len(ex.frames), ex.frames.shape[1]
     rows = [("face crop", ex.frames)] + [
         (("saliency" if not more else f"saliency: {e.target}") + ("\n(all zero)" if e.saliency.max() <= 0 else ""),
-         overlays(e)) for e in exs]  # all zero: e.g. Grad-CAM found no positive evidence for the class
+         overlays(e) if mask is None else outline(overlays(e), mask))
+        for e in exs]  # all zero: e.g. Grad-CAM found no positive evidence for the class
     gap, step = max(1, side // 16), side + max(1, side // 16)
     mosaic = np.full((len(rows) * step - gap, t * step - gap, 3), 255, np.uint8)
     for r, (_, images) in enumerate(rows):

@@ -113,7 +113,7 @@ class FactorisedAttention:
     spatial: str
     temporal: Optional[str] = None
 
-    def _temporal(self, model: nn.Module) -> Optional[str]:
+    def _temporal(self, model: nn.Module) -> str | None:
         if self.temporal is None:
             return None
         parent, _, name = self.temporal.rpartition(".")
