@@ -128,9 +128,11 @@ def test_multi_seed_report_page_with_errors_and_saliency(browser, seeded_runs, t
         assert caption.startswith(f"{h['clip_id']} (subject {h['subject']}): true {h['label']}, predicted "
                                   f"{row['predicted']}") and f"seed {row['seed']}, fold {row['fold']}" in caption
 
-    # Elsewhere (prepared data gone): the page says so instead of explaining.
+    # Elsewhere: without the fold checkpoints, and then without the prepared data, the page says so.
     moved = tmp_path / "elsewhere"
-    shutil.copytree(run, moved, ignore=shutil.ignore_patterns("*.ckpt"))
+    shutil.copytree(run, moved, ignore=shutil.ignore_patterns("*.ckpt", "model.safetensors"))
+    html = render_report_html(r, moved)
+    assert html.count("not explained (") == SALIENCY_CLIPS and "no such checkpoint file" in html
     config = (moved / "config.yaml").read_text().replace(str(run.parent / "data"), str(tmp_path / "gone"))
     (moved / "config.yaml").write_text(config)
     html = render_report_html(r, moved)
