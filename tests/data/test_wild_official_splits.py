@@ -34,8 +34,15 @@ def _tested(run, fold):
 
 
 def test_ferv39k_trains_once_on_train_and_tests_once_on_test(tmp_path, layouts, capsys):
-    train = ["Action/Angry/0001,0", "Action/Happy/0002,3", "Talk/Sad/0003,5", "Talk/Fear/0004,2",
-             "Interview/Neutral/0005,4", "Interview/Surprise/0006,6", "Talk/Disgust/0007,1"]
+    train = [
+        "Action/Angry/0001,0",
+        "Action/Happy/0002,3",
+        "Talk/Sad/0003,5",
+        "Talk/Fear/0004,2",
+        "Interview/Neutral/0005,4",
+        "Interview/Surprise/0006,6",
+        "Talk/Disgust/0007,1",
+    ]
     test = ["Crime/Happy/0008,3", "Crime/Angry/0009,0", "Crime/Neutral/0010,4"]
     root = layouts.make_ferv39k(tmp_path / "FERV39k", {"train": train, "test": test})
     prepare(root, tmp_path / "ferv39k", "ferv39k", size=16, detector="none", progress=False)
@@ -51,8 +58,18 @@ def test_ferv39k_trains_once_on_train_and_tests_once_on_test(tmp_path, layouts, 
 
 
 def test_mafw_trains_on_its_five_official_folds(tmp_path, layouts, capsys):
-    names = ["happiness", "anger", "anxiety", "neutral", "helplessness", "sadness", "disappointment", "surprise",
-             "contempt", "fear"]
+    names = [
+        "happiness",
+        "anger",
+        "anxiety",
+        "neutral",
+        "helplessness",
+        "sadness",
+        "disappointment",
+        "surprise",
+        "contempt",
+        "fear",
+    ]
     sets = {k: [f"{2 * k - 1:05d}.mp4 {names[2 * k - 2]}", f"{2 * k:05d}.mp4 {names[2 * k - 1]}"] for k in range(1, 6)}
     root = layouts.make_mafw(tmp_path / "MAFW", sets, [f"{i:05d}.mp4" for i in range(1, 11)])
     prepare(root, tmp_path / "mafw", "mafw", size=16, detector="none", progress=False)

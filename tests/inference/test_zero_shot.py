@@ -8,12 +8,11 @@ import json
 
 import pytest
 import torch
+from hub_fixtures import as_hub_files, hf_repo_in_cache, use_caches
 
 from fervid.cli import main
 from fervid.inference.api import Predictor, predict_video
 from fervid.inference.zero_shot import load_zero_shot
-
-from hub_fixtures import as_hub_files, hf_repo_in_cache, use_caches
 
 from .conftest import SINGLE_FACE, decode, face_preprocess, make_checkpoint, write_video
 
