@@ -1,12 +1,14 @@
-"""Zero-shot prediction with a tiny random CLIP saved as a Hugging Face directory: the whole path
-(weights directory -> face crops -> windows -> JSON/CSV/plot) runs; the model is random, so the
-tests check the structure of the timeline, not its labels."""
+"""Zero-shot prediction with a tiny random CLIP saved as a Hugging Face directory, or staged in a
+Hugging Face cache under the real repo id of the default weights (clip/openai): the whole path
+(weights -> face crops -> windows -> JSON/CSV/plot) runs; the model is random, so the tests check
+the structure of the timeline, not its labels."""
 
 import csv
 import json
 
 import pytest
 import torch
+from hub_fixtures import as_hub_files, hf_repo_in_cache, use_caches
 
 from fervid.cli import main
 from fervid.inference.api import Predictor, predict_video
@@ -76,11 +78,40 @@ def test_cli_zero_shot_with_own_classes(clip_dir, small_video, tmp_path, capsys)
     assert (out / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_cli_zero_shot_defaults_to_the_cached_openai_weights(clip_dir, small_video, tmp_path, monkeypatch, capsys):
+    """`fervid predict VIDEO --zero-shot clip` with clip/openai pre-staged in the cache, offline (the video:
+    single_face.mp4 at a quarter size, so the default detector's full-frame pass takes a second, not ten)."""
+    _, hf_hub = use_caches(monkeypatch, tmp_path / "cache", offline=True)
+    hf_repo_in_cache(hf_hub, "openai/clip-vit-base-patch16", as_hub_files(clip_dir), lfs=("pytorch_model.bin",))
+    out = tmp_path / "p.json"
+    code = main(["predict", str(small_video), "--zero-shot", "clip", "--window", "24", "--json", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    doc = json.loads(out.read_text())
+    assert doc["frames"] == 72 and list(doc["probs"]) == BASIC and doc["label"] in BASIC
+    assert len(doc["windows"]) == 5  # 24-frame windows, stride 12, over 72 frames
+    for a, b in zip(doc["windows"], doc["windows"][1:]):
+        assert a["start_s"] < b["start_s"] < a["end_s"] < b["end_s"]
+    for w in doc["windows"]:
+        assert w["label"] in BASIC and sum(w["probs"].values()) == pytest.approx(1, abs=1e-3)
+    predictor = load_zero_shot()  # the Python API's default: the same cached weights
+    assert predictor.meta.extra["weights"] == "openai" and predictor.meta.image_size == 32
+    assert predictor.source == "zero-shot clip: clip/openai (hf:openai/clip-vit-base-patch16)"
+
+
+def test_cli_zero_shot_offline_without_the_cache_is_one_line(tmp_path, monkeypatch, capsys):
+    use_caches(monkeypatch, tmp_path, offline=True)
+    code = main(["predict", str(SINGLE_FACE), "--zero-shot", "clip"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "Traceback" not in err[0]
+    assert "clip/openai: cannot get the weights from hf:openai/clip-vit-base-patch16" in err[0]
+    assert "`fervid weights download clip/openai`" in err[0]
+
+
 @pytest.mark.parametrize("args, message", [
-    (["--zero-shot", "clip"], "needs --zero-shot-weights PATH"),
     (["--zero-shot", "clip", "--zero-shot-weights", "{w}", "--classes", "happiness"], "at least two"),
     (["--zero-shot", "clip", "--zero-shot-weights", "{w}", "--classes", "a,b", "--neutral"], "list neutral there"),
-    (["--zero-shot", "clip", "--zero-shot-weights", "{missing}"], "no such weights file"),
+    (["--zero-shot", "clip", "--zero-shot-weights", "{missing}"], "not a registered name of clip (openai, openai_b32)"),
     (["--checkpoint", "{ckpt}", "--classes", "a,b"], "--classes applies to --zero-shot only"),
 ])
 def test_cli_zero_shot_errors_are_one_line(args, message, clip_dir, face_ckpt, tmp_path, capsys):

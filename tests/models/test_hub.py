@@ -171,9 +171,12 @@ def test_an_unknown_pretrained_name_lists_the_registered_ones(tmp_path, monkeypa
 
 
 def test_every_model_declares_the_weights_the_study_started_from():
-    study = {n: get_model_info(n).study_weights for n in ("c3d", "cnn_lstm", "r2plus1d", "timesformer", "tsm", "vivit")}
+    from fervid.models import list_models
+
+    study = {n: get_model_info(n).study_weights for n in list_models()}
     assert study == {"c3d": None, "cnn_lstm": "imagenet", "r2plus1d": "kinetics400", "timesformer": "kinetics400",
-                     "tsm": "kinetics400", "vivit": "in21k"}
+                     "tsm": "kinetics400", "vivit": "in21k",
+                     "clip": "openai", "videomae": "kinetics400_ssl"}  # beyond the study: the packaged configs' start
     names = {w.key for w in hub.all_weights()}
     assert {"tsm/imagenet", "tsm/imagenet_v2", "vivit/imagenet", "cnn_lstm/imagenet_v2"} <= names
     vit_in21k, vit_in1k = (hub.get_weights(k) for k in ("vivit/in21k", "vivit/imagenet"))
@@ -186,16 +189,21 @@ def test_from_scratch_warning_only_for_full_size_models_the_study_pretrained():
     from fervid.engine.config import load_config, packaged_configs
     from fervid.models import from_scratch_warning
 
-    for name in packaged_configs():
+    for name in packaged_configs():  # oulu/*, ckplus/* and the wild dfew/*, ferv39k/*, mafw/*: full size
         m = load_config(name)["model"]
-        line = from_scratch_warning(m["name"], m["kwargs"], None)
+        line = from_scratch_warning(m["name"], m["kwargs"], None)  # as `--set model.pretrained=null` would
         if name.startswith("synth/") or m["name"] == "c3d":
             assert line is None, name
         else:
             info = get_model_info(m["name"])
             assert m["pretrained"] == info.study_weights, name  # the packaged configs start there
-            assert line.startswith(f"warning: training {m['name']} from scratch") and "\n" not in line
+            assert line.startswith(f"warning: training {m['name']} from scratch, but ") and "\n" not in line, name
             assert line.endswith(f"--set model.pretrained={info.study_weights}")
+            start = f"{m['name']}/{info.study_weights}"
+            assert (f"the study started it from {start}" in line) == (m["name"] not in ("clip", "videomae")), line
+            if m["name"] in ("clip", "videomae"):  # no study: the published results' and the configs' start
+                assert f"published results for it start from pretrained weights, as the packaged configs do " \
+                       f"from {start}" in line
         assert from_scratch_warning(m["name"], m["kwargs"], "x") is None
 
 

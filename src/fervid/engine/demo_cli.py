@@ -18,7 +18,8 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--out", default="fervid-demo", help="output directory (default %(default)s)")
     p.add_argument("--quick", action="store_true", help="one model (c3d), 2 folds: about 2 minutes")
-    p.add_argument("--models", help="comma-separated subset of " + ",".join(MODELS))
+    p.add_argument("--models", help="comma-separated subset of " + ",".join(MODELS) + "; also any other model with "
+                   "a packaged synth/ config (clip, videomae), which the default run leaves out")
     p.add_argument("--subjects", type=int, default=60, help="synthetic subjects (default %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2, help="processes for synthesis and preparation")
@@ -37,9 +38,12 @@ def run(args: argparse.Namespace) -> int:
     models = QUICK["models"] if args.quick else MODELS
     if args.models:
         models = tuple(m.strip() for m in args.models.split(",") if m.strip())
-        unknown = sorted(set(models) - set(MODELS))
+        from fervid.engine.config import packaged_configs
+
+        synth = [*MODELS, *sorted({n[6:] for n in packaged_configs() if n.startswith("synth/")} - set(MODELS))]
+        unknown = sorted(set(models) - set(synth))
         if unknown:
-            raise FervidError(f"--models: unknown {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+            raise FervidError(f"--models: unknown {', '.join(unknown)}; choose from {', '.join(synth)}")
     t0 = time.perf_counter()
     run_demo(args.out, models=models, folds=QUICK["folds"] if args.quick else None, subjects=args.subjects,
              seed=args.seed, workers=args.workers, log=print)

@@ -21,8 +21,10 @@ def add_parser(subparsers) -> None:
     source.add_argument("--checkpoint", metavar="CKPT", help="fervid checkpoint (model.safetensors)")
     source.add_argument("--zero-shot", choices=["clip"], help="no checkpoint: CLIP image/text similarity")
     z = p.add_argument_group("zero-shot options")
-    z.add_argument("--zero-shot-weights", metavar="PATH",
-                   help="CLIP weights: a Hugging Face CLIPModel save directory or an open_clip state-dict file")
+    z.add_argument("--zero-shot-weights", metavar="WEIGHTS",
+                   help="CLIP weights (default: clip/openai, OpenAI ViT-B/16, from the cache or downloaded once): "
+                        "a name (openai, openai_b32), hf:ORG/NAME, a URL, a Hugging Face CLIPModel directory "
+                        "or an open_clip state-dict file")
     z.add_argument("--classes", metavar="A,B,...", help="label set (default: the six basic emotions)")
     z.add_argument("--neutral", action="store_true", help="add 'neutral' to the six basic emotions")
     p.add_argument("--json", metavar="OUT", help="write predictions as JSON (an object, or a list for several videos)")
@@ -89,9 +91,6 @@ def _predictor(args: argparse.Namespace):
         return load_model(args.checkpoint)
     from fervid.inference.zero_shot import load_zero_shot
 
-    if not args.zero_shot_weights:
-        raise FervidError("--zero-shot clip needs --zero-shot-weights PATH: a local Hugging Face CLIPModel directory "
-                          "(e.g. a download of openai/clip-vit-base-patch16) or an open_clip state-dict file")
     if args.classes and args.neutral:
         raise FervidError("--neutral adds to the default classes; with --classes, list neutral there")
     classes = args.classes.split(",") if args.classes else None

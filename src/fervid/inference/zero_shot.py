@@ -1,7 +1,7 @@
 """Zero-shot expression labels with CLIP: no training, the same :class:`Predictor` as a checkpoint.
 
     >>> from fervid import load_zero_shot, predict_video
-    >>> predictor = load_zero_shot("clip-vit-base-patch16/", neutral=True)   # a local HF CLIPModel save
+    >>> predictor = load_zero_shot(neutral=True)   # clip/openai: OpenAI CLIP ViT-B/16, cached once
     >>> predict_video("clip.mp4", predictor).label
 
 What a window's probabilities are: the window's ``num_frames`` face crops (sampled as for a
@@ -13,9 +13,12 @@ its prompts' normalised embeddings, one prompt per template of
 :data:`fervid.models.clip_text.DEFAULT_TEMPLATES` (CLIP's prompt ensembling). The face
 pipeline, windows, JSON/CSV and timeline plot are those of any checkpoint.
 
-``weights`` is the one argument that says where CLIP comes from: today a local Hugging Face
-``CLIPModel`` save directory (``config.json`` + ``model.safetensors``) or an open_clip state-dict
-file; the architecture (ViT-B/16, B/32, …) is read from the weights' shapes.
+``weights`` is the one argument that says where CLIP comes from, anything ``pretrained=`` takes
+for ``clip`` (:func:`fervid.models.hub.resolve`): a named weight (default ``openai``, OpenAI's
+ViT-B/16; ``openai_b32``), fetched once into the Hugging Face cache and read from it offline
+(``HF_HUB_OFFLINE=1``; without the files a one-line error naming ``fervid weights download``),
+an ``hf:ORG/NAME`` id, a URL, a local Hugging Face ``CLIPModel`` save directory or an open_clip
+state-dict file. The architecture (ViT-B/16, B/32, …) is read from the weights' shapes.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from fervid.inference.api import Predictor
 
 ZERO_SHOT_MODELS = ("clip",)
 ZERO_SHOT_FRAMES = 8  # frames per window: zero-shot cost is one image-tower pass per frame
+DEFAULT_WEIGHTS = "openai"  # clip/openai: OpenAI CLIP ViT-B/16
 
 
 def zero_shot_classes(classes: Optional[Sequence[str]] = None, *, neutral: bool = False) -> list[str]:
@@ -48,7 +52,7 @@ def zero_shot_classes(classes: Optional[Sequence[str]] = None, *, neutral: bool 
 
 
 def load_zero_shot(
-    weights: Union[str, os.PathLike],
+    weights: Union[str, os.PathLike, None] = None,
     *,
     model: str = "clip",
     classes: Optional[Sequence[str]] = None,
@@ -61,8 +65,9 @@ def load_zero_shot(
     """A :class:`Predictor` that labels expressions zero-shot (see the module docstring).
 
     Args:
-        weights: where CLIP's weights come from (a Hugging Face save directory or an open_clip
-            state-dict file).
+        weights: where CLIP's weights come from: a named weight of ``clip`` (``None``:
+            :data:`DEFAULT_WEIGHTS`), ``hf:ORG/NAME[@REV]``, a URL, a Hugging Face save directory
+            or an open_clip state-dict file.
         classes, neutral: the label set (:func:`zero_shot_classes`).
         templates: prompt templates with one ``{}`` for the class name (default: fervid's set).
         num_frames: frames sampled per window.
@@ -74,22 +79,25 @@ def load_zero_shot(
     from fervid.models.clip import CLIP_MEAN, CLIP_STD
     from fervid.models.clip_convert import clip_architecture, convert_clip
     from fervid.models.clip_text import DEFAULT_TEMPLATES
+    from fervid.models.hub import resolve
     from fervid.models.weights import load_converted, read_state_dict
 
     if model not in ZERO_SHOT_MODELS:
         raise FervidError(f"zero-shot model {model!r}: choose from {', '.join(ZERO_SHOT_MODELS)}")
     names = zero_shot_classes(classes, neutral=neutral)
-    state, info = read_state_dict(weights)
+    spec = str(weights) if weights is not None else DEFAULT_WEIGHTS
+    src = resolve(spec, model)  # fetched into (or read from) the caches; offline and absent: one line
+    state, info = read_state_dict(src.path)
     arch, image_size = clip_architecture(state, info.get("config"))
     kwargs = dict(arch, head="text", temporal_depth=0, class_names=names,
                   templates=list(templates or DEFAULT_TEMPLATES))
     net = create_model(model, num_classes=len(names), num_frames=num_frames, image_size=image_size, **kwargs)
     net.load_report = load_converted(net, convert_clip(state, net, info), head=get_model_info(model).head,
-                                     source=str(weights))
+                                     source=src.label)
     meta = CheckpointMeta(
         model=model, num_classes=len(names), num_frames=num_frames, image_size=image_size, classes=names,
         mean=list(CLIP_MEAN), std=list(CLIP_STD), model_kwargs=kwargs,
         preprocess=preprocess if preprocess is not None else FaceCropper(size=image_size).config,
-        sampling="uniform", extra={"zero_shot": True, "weights": str(weights)},
+        sampling="uniform", extra={"zero_shot": True, "weights": spec},
     )
-    return Predictor(net.to(device), meta, source=f"zero-shot {model} ({weights})")
+    return Predictor(net.to(device), meta, source=f"zero-shot {model}: {src.label}")

@@ -27,7 +27,9 @@ sees a constant. With ``n_ctx > 0`` the context vectors learn, so the class embe
 recomputed in every forward pass (its cost is the text tower on C prompts, independent of the
 batch). ``logit_scale`` learns in both cases.
 
-Weights: Hugging Face ``CLIPModel`` and open_clip / OpenAI layouts (:mod:`fervid.models.clip_convert`).
+Weights: Hugging Face ``CLIPModel`` and open_clip / OpenAI layouts (:mod:`fervid.models.clip_convert`);
+by name ``openai`` (ViT-B/16, the default geometry) and ``openai_b32`` (ViT-B/32: build with
+``patch_size=32``; a geometry that does not fit the weights is refused naming the kwargs to pass).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from fervid.errors import FervidError
 from fervid.models._vit import Block, PatchEmbed, TemporalTransformer, drop_path_rates, init_vit_weights
 from fervid.models.clip_convert import convert_clip
 from fervid.models.clip_text import DEFAULT_TEMPLATES, VOCAB_SIZE, class_prompts, tokenize
+from fervid.models.hub import HfRepo, Weights
 from fervid.models.registry import register_model
 
 # OpenAI CLIP's preprocessing (clip/clip.py `_transform`), used by every CLIP checkpoint.
@@ -213,6 +216,25 @@ class CLIPVideo(nn.Module):
         return self.head(video)
 
 
+# OpenAI's CLIP release is MIT-licensed (github.com/openai/CLIP LICENSE; the Hugging Face ports carry no
+# licence tag of their own). Both ports are CLIPModel saves of transformers 4.x: image and text towers.
+WEIGHTS = (
+    Weights(
+        model="clip", name="openai",
+        description="OpenAI CLIP ViT-B/16 image and text towers (Hugging Face port); temporal transformer, head new",
+        source=HfRepo("openai/clip-vit-base-patch16", ("config.json", "pytorch_model.bin")),
+        licence="MIT", size=598_482_948,  # CLIPModel's 149,620,737 fp32 parameters
+        mean=CLIP_MEAN, std=CLIP_STD, image_size=224,
+    ),
+    Weights(
+        model="clip", name="openai_b32",
+        description="OpenAI CLIP ViT-B/32 (DFER-CLIP's); build clip with patch_size=32 to load it",
+        source=HfRepo("openai/clip-vit-base-patch32", ("config.json", "pytorch_model.bin")),
+        licence="MIT", size=605_109_252,  # CLIPModel's 151,277,313 fp32 parameters
+        mean=CLIP_MEAN, std=CLIP_STD, image_size=224,
+    ),
+)
+
 register_model(
     "clip",
     description="CLIP ViT-B/16 per frame, 1-layer temporal transformer, linear or text-prompt head",
@@ -222,4 +244,6 @@ register_model(
     mean=CLIP_MEAN,
     std=CLIP_STD,
     convert=convert_clip,
+    weights=WEIGHTS,
+    study_weights="openai",  # not a study model: the start of the DFER-CLIP family (and of zero-shot)
 )(CLIPVideo)

@@ -29,7 +29,8 @@ head. Dropped with a note: ``position_ids`` buffers (older Hugging Face saves), 
 when the model has a linear head. Not in either layout, so freshly initialised and reported: the
 temporal transformer and the classifier (``head.weight``/``bias`` or the context vectors
 ``head.ctx``). The image position grid is interpolated when the image size differs; the text
-positions are cut to a shorter ``context_length``.
+positions are cut to a shorter ``context_length``. Weights of another geometry (ViT-B/32 into the
+default B/16) are refused in one line naming the builder arguments that fit them.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import re
 import torch
 from torch import nn
 
-from fervid.errors import FervidError
+from fervid.errors import FervidError, PretrainedMismatchError
 from fervid.models.registry import Converted
 from fervid.models.weights import fit_pos_embed, strip_prefix
 
@@ -163,6 +164,7 @@ def convert_clip(state: dict, model: nn.Module, info: dict) -> Converted:
     if text and "head.text.proj.weight" not in own:
         state = {k: v for k, v in state.items() if k not in text}
         notes.append(f"text tower ({len(text)} tensors) not used: the model has a linear head")
+    _check_geometry(state, own, info.get("config") or {})
     pos = state.get("head.text.pos_embed")
     if pos is not None and "head.text.pos_embed" in own and pos.shape[0] > own["head.text.pos_embed"].shape[0]:
         state["head.text.pos_embed"] = pos[: own["head.text.pos_embed"].shape[0]]
@@ -173,6 +175,40 @@ def convert_clip(state: dict, model: nn.Module, info: dict) -> Converted:
 
 def _layers(state: dict, pattern: str) -> int:
     return len({m.group(1) for k in state if (m := re.match(pattern, k))})
+
+
+def _geometry(state: dict) -> dict:
+    """The ``clip`` builder arguments that fervid-named tensors fix by their shapes."""
+    g = {}
+    if "visual.patch_embed.proj.weight" in state:
+        w = state["visual.patch_embed.proj.weight"]  # (width, 3, patch, patch)
+        g.update(patch_size=w.shape[-1], width=w.shape[0], depth=_layers(state, r"^visual\.blocks\.(\d+)\."))
+    if "visual.proj.weight" in state:
+        g["embed_dim"] = state["visual.proj.weight"].shape[0]
+    if "head.text.pos_embed" in state:
+        g.update(text_width=state["head.text.pos_embed"].shape[1],
+                 text_depth=_layers(state, r"^head\.text\.blocks\.(\d+)\."))
+    return g
+
+
+def _check_geometry(state: dict, own: dict, config: dict) -> None:
+    """Weights of another CLIP geometry (ViT-B/32 into the default B/16) are refused in one line that
+    names the builder arguments that fit them; the model is never rebuilt behind the caller's back,
+    because its kwargs are what checkpoints and configs record."""
+    theirs, mine = _geometry(state), _geometry(own)
+    wrong = {k: v for k, v in theirs.items() if k in mine and mine[k] != v}
+    if not wrong:
+        return
+    for width, heads, cfg in (("width", "heads", "vision_config"), ("text_width", "text_heads", "text_config")):
+        if width in wrong:  # heads are not in the shapes: config.json's, else OpenAI's 64 channels per head
+            wrong[heads] = (config.get(cfg) or {}).get("num_attention_heads") or wrong[width] // 64
+    have = ", ".join(f"{k}={mine[k]}" for k in wrong if k in mine)
+    args = ", ".join(f"{k}={v}" for k, v in wrong.items())
+    sets = " ".join(f"--set model.kwargs.{k}={v}" for k, v in wrong.items())
+    raise PretrainedMismatchError(
+        f"the weights are a CLIP with {args}, the model was built with {have}: build clip with "
+        f"{args} (config model.kwargs, or {sets})"
+    )
 
 
 def clip_architecture(state: dict, config: dict | None = None) -> tuple[dict, int]:

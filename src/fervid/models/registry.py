@@ -47,7 +47,9 @@ class ModelInfo:
     std: tuple[float, float, float]
     head: tuple[str, ...]  # state-dict key prefixes of the classifier, replaced when class counts differ
     convert: Optional[Converter] = None
-    study_weights: Optional[str] = None  # the named weights the study started from (None: from scratch)
+    # The named weights the packaged configs start from (None: from scratch): the study's start for its
+    # six models; for models beyond the study, the nearest hub weights to the published recipes' start.
+    study_weights: Optional[str] = None
 
     @property
     def weights(self) -> list[Weights]:
@@ -56,7 +58,8 @@ class ModelInfo:
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
-
+# The study's six architectures (configs oulu/*, ckplus/*); the from-scratch warning names the study for them.
+STUDY_MODELS = ("r2plus1d", "tsm", "c3d", "timesformer", "vivit", "cnn_lstm")
 
 
 def register_model(
@@ -76,7 +79,8 @@ def register_model(
     (a function or an ``nn.Module`` class with that keyword-only signature).
 
     ``weights``: the model's named pretrained weights (declared beside the builder);
-    ``study_weights``: the name among them the study started from (``None``: trained from scratch).
+    ``study_weights``: the name among them that the packaged configs start from: the study's start
+    for its models, the published recipes' (or the nearest on the hub) beyond it; ``None``: from scratch.
     """
 
     def decorate(builder):
@@ -150,10 +154,15 @@ def create_model(
 
 def from_scratch_warning(name: str, kwargs: dict, pretrained: Optional[str]) -> Optional[str]:
     """One warning line when a full-size model (its registered architecture, counted in parameters)
-    trains from scratch although the study started from named weights; ``None`` otherwise."""
+    trains from scratch although the study, or the published results of a model beyond it, started
+    from named weights; ``None`` otherwise."""
+    import inspect
+
     info = get_model_info(name)
     if pretrained is not None or info.study_weights is None:
         return None
+    if "class_names" in inspect.signature(info.builder).parameters:  # clip's text head: training fills them
+        kwargs = {"class_names": [f"class {i}" for i in range(6)], **kwargs}
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     try:
         with torch.device("meta"):  # no memory, no initialisation work
@@ -162,5 +171,8 @@ def from_scratch_warning(name: str, kwargs: dict, pretrained: Optional[str]) -> 
         return None
     if not full:
         return None
-    return (f"warning: training {name} from scratch, but the study started it from {name}/{info.study_weights}; "
-            f"to start there: --set model.pretrained={info.study_weights}")
+    start_name = info.study_weights
+    start = f"{name}/{start_name}"
+    why = (f"the study started it from {start}" if name in STUDY_MODELS else
+           f"published results for it start from pretrained weights, as the packaged configs do from {start}")
+    return f"warning: training {name} from scratch, but {why}; to start there: --set model.pretrained={start_name}"

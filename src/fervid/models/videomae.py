@@ -8,8 +8,9 @@ attribute: in no state dict); 12 pre-norm blocks whose attention has q and v bia
 bias (``attn.q_bias``, ``attn.v_bias``, ``attn.qkv`` without bias), LayerNorm eps 1e-6; no CLS
 token: the tokens are mean-pooled, normalised by ``fc_norm`` and classified by ``head``.
 
-Pretrained weights: Hugging Face ``VideoMAEModel`` / ``VideoMAEForVideoClassification`` /
-``VideoMAEForPreTraining`` saves (transformers 4.x and 5.x) and the official fine-tuned and
+Named weights: ``kinetics400_ssl`` (MCG-NJU/videomae-base, self-supervised only) and ``kinetics400``
+(MCG-NJU/videomae-base-finetuned-kinetics). Other sources: Hugging Face ``VideoMAEModel`` /
+``VideoMAEForVideoClassification`` / ``VideoMAEForPreTraining`` saves (transformers 4.x and 5.x) and the official fine-tuned and
 pre-training checkpoints. Loading checks that the q/v biases arrive: a checkpoint without them,
 or with every one of them zero, while VideoMAE (and its config's ``qkv_bias``/``qv_bias``) says
 they exist, is refused with one line, because training from it would silently be a different
@@ -28,6 +29,7 @@ from torch import nn
 
 from fervid.errors import FervidError, PretrainedMismatchError
 from fervid.models._vit import Block, drop_path_rates, init_vit_weights
+from fervid.models.hub import IMAGENET_MEAN, IMAGENET_STD, HfRepo, Weights
 from fervid.models.registry import Converted, register_model
 from fervid.models.weights import strip_prefix
 
@@ -196,13 +198,36 @@ def convert_videomae(state: dict, model: nn.Module, info: dict) -> Converted:
     return Converted(state, fresh=fresh, notes=notes)
 
 
+# MCG-NJU's Hugging Face ports (transformers 4.x saves: q_bias/v_bias in the files, checked on load as for
+# any VideoMAE file), CC-BY-NC-4.0 as their model cards say; ImageNet mean/std, 16 frames at 224 px.
+WEIGHTS = (
+    Weights(
+        model="videomae", name="kinetics400_ssl",
+        description="VideoMAE ViT-B/16 self-supervised (masked autoencoding) on Kinetics-400; fc_norm, head new",
+        source=HfRepo("MCG-NJU/videomae-base", ("config.json", "pytorch_model.bin")),
+        licence="CC-BY-NC-4.0", size=376_843_776,  # VideoMAEForPreTraining's 94,210,944 fp32 parameters (with decoder)
+        mean=IMAGENET_MEAN, std=IMAGENET_STD, image_size=224, num_frames=16,
+    ),
+    Weights(
+        model="videomae", name="kinetics400",
+        description="VideoMAE ViT-B/16 self-supervised, then fine-tuned on Kinetics-400 (400-class head replaced)",
+        source=HfRepo("MCG-NJU/videomae-base-finetuned-kinetics", ("config.json", "pytorch_model.bin")),
+        licence="CC-BY-NC-4.0", size=346_139_200,  # VideoMAEForVideoClassification's 86,534,800 fp32 parameters
+        mean=IMAGENET_MEAN, std=IMAGENET_STD, image_size=224, num_frames=16,
+    ),
+)
+
 register_model(
     "videomae",
     description="VideoMAE ViT-B/16, 2x16x16 tubelets, mean pooling + fc_norm (MAE-DFER's encoder)",
     num_frames=16,
     image_size=224,
     head=("head.",),
-    mean=(0.485, 0.456, 0.406),
-    std=(0.229, 0.224, 0.225),
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
     convert=convert_videomae,
+    weights=WEIGHTS,
+    # Not a study model. MAE-DFER starts from self-supervised VoxCeleb2 weights, which are not on the hub:
+    # the self-supervised Kinetics checkpoint is the nearest start.
+    study_weights="kinetics400_ssl",
 )(VideoMAE)

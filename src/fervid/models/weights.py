@@ -251,7 +251,10 @@ def load_pretrained(model: nn.Module, spec: str | os.PathLike, info: ModelInfo) 
             )
         conv = Converted(state)
     elif info.convert is not None:
-        conv = info.convert(state, model, meta)
+        try:
+            conv = info.convert(state, model, meta)
+        except FervidError as e:  # the converter's reason, prefixed with which weights it was
+            raise type(e)(f"{src.label}: {e}") from None
     else:
         conv = Converted(state)
     report = load_converted(model, conv, head=info.head, source=src.label)

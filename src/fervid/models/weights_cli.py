@@ -79,7 +79,8 @@ def run_list(args: argparse.Namespace) -> int:
         name = r["name"] + (" *" if r["study"] else "")
         print(f"{name:<{width}} {size:>8}  {r['licence']:<27} {sha:<10} {'yes' if r['cached'] else 'no':<6}  "
               f"{r['source']}")
-    print(f"* the study's starting point. sha256: first 8 hex digits of the published hash, 'none' where the "
+    print(f"* where the packaged configs start (for the study's six models: the study's start). sha256: first 8 "
+          f"hex digits of the published hash, 'none' where the "
           f"source publishes none (Hugging Face LFS files are checked against the hub's own hash). Caches: "
           f"{torch_hub_checkpoints()} (URLs), {hf_cache_dir()} (hf:)")
     return 0

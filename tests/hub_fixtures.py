@@ -1,6 +1,6 @@
 """Offline stand-ins for the places weights come from: an HTTP server on 127.0.0.1, a Hugging Face
 hub cache in a temporary HF_HOME, torch.hub's cache in a temporary TORCH_HOME. Nothing here
-touches any other address."""
+touches any other address. (At the tests' root, so that every test folder can import it.)"""
 
 from __future__ import annotations
 
@@ -55,6 +55,21 @@ def closed_port_url(name: str) -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}/{name}"
+
+
+def as_hub_files(saved: Path) -> dict[str, bytes]:
+    """A transformers ``save_pretrained`` folder as its hub repo holds it: ``config.json`` and a
+    ``pytorch_model.bin`` with the tensor names that ``save_pretrained`` writes to files (4.x names
+    such as VideoMAE's ``q_bias``), which is how the older repos (OpenAI's CLIP, MCG-NJU's VideoMAE)
+    store their weights."""
+    import io
+
+    import torch
+    from safetensors.torch import load_file
+
+    buf = io.BytesIO()
+    torch.save(load_file(str(saved / "model.safetensors")), buf)
+    return {"config.json": (saved / "config.json").read_bytes(), "pytorch_model.bin": buf.getvalue()}
 
 
 def hf_repo_in_cache(hub: Path, repo_id: str, files: dict[str, bytes], *, lfs: tuple[str, ...] = ()) -> Path:
