@@ -128,10 +128,13 @@ def warp_clip(
     than torchvision's resized_crop + rotate, whose ``grid_sample`` dominated a training item.
     Shrinking crops are first resized with area averaging, so they do not alias.
     """
-    import cv2  # only training needs it; keeps `import fervid.data` light
-
     top, left, h, w = box
     out_h, out_w = size
+    if (top, left, h, w) == (0, 0, out_h, out_w) == (0, 0, *clip.shape[1:3]) and not flip and angle == 0:
+        return clip.copy()  # the identity (no augmentation), which warpAffine would copy exactly
+
+    import cv2  # only training needs it; keeps `import fervid.data` light
+
     # Output pixel -> input pixel, composed right to left: rotate about the output centre,
     # mirror, then scale and shift into the crop (pixel centres aligned, as cv2.resize).
     a = math.radians(angle)
@@ -176,9 +179,12 @@ def color_normalize(
     # saturation: x -> s x + (1 - s) gray(x) 1 ; rows of `ones @ gray` sum to 1, so S 1 = 1.
     sat = saturation * torch.eye(3) + (1 - saturation) * torch.ones(3, 1) * gray[None, :]
     matrix = contrast * brightness * pixel_scale * sat  # (3, 3)
-    frame_gray = (gray @ flat).view(t, h * w).mean(1) * pixel_scale  # (T,) mean grey per frame
-    offset = (1 - contrast) * brightness * frame_gray  # (T,)
-    out = (matrix @ flat).view(3, t, h * w).add_(offset.view(1, t, 1)).clamp_(0, 1)
+    out = (matrix @ flat).view(3, t, h * w)
+    if contrast != 1:  # else the offset is zero: skipping it changes no bit
+        frame_gray = (gray @ flat).view(t, h * w).mean(1) * pixel_scale  # (T,) mean grey per frame
+        offset = (1 - contrast) * brightness * frame_gray  # (T,)
+        out.add_(offset.view(1, t, 1))
+    out.clamp_(0, 1)
     std_t = torch.tensor(std, dtype=clip.dtype).view(3, 1, 1)
     mean_t = torch.tensor(mean, dtype=clip.dtype).view(3, 1, 1)
     return out.sub_(mean_t).div_(std_t).view(3, t, h, w)  # (3, T, H*W) -> (3, T, H, W)

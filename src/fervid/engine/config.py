@@ -47,9 +47,10 @@ DEFAULTS: dict[str, Any] = {
     },
     "trainer": {
         "precision": "auto",  # auto: bf16-mixed (or 16-mixed) on a GPU, 32 on the CPU
+        "memory_format": "contiguous",  # or channels_last: conv weights (and so activations) NHWC / NDHWC
         "gradient_clip": 1.0,  # max gradient norm; null disables
         "early_stopping": None,  # patience in epochs on validation UAR; null disables
-        "checkpoint_every_n_steps": 20,  # mid-epoch last.ckpt for --resume
+        "checkpoint_every_n_steps": 20,  # last.ckpt for --resume at most every N steps, and at the end
         "accelerator": "auto",
         "devices": "auto",
         "num_nodes": 1,
@@ -206,6 +207,9 @@ def validate(config: dict, where: str) -> None:
     config["trainer"]["precision"] = str(config["trainer"]["precision"])
     if config["trainer"]["precision"] not in precisions:
         raise FervidError(f"{where}: trainer.precision must be one of {', '.join(precisions)}")
+    if config["trainer"]["memory_format"] not in ("contiguous", "channels_last"):
+        raise FervidError(f"{where}: trainer.memory_format must be contiguous or channels_last, "
+                          f"got {config['trainer']['memory_format']!r}")
     if not isinstance(config["model"]["kwargs"], dict):
         raise FervidError(f"{where}: model.kwargs must be a mapping")
     from fervid.engine.loggers import logger_names

@@ -117,14 +117,15 @@ def prepare_run_dir(run_dir: Path, config: dict, folds_doc: dict) -> None:
 
 def train_run(
     config: dict, run_dir: str | os.PathLike, *, folds: list[int] | None = None, resume: bool = False,
-    log: Callable[[str], None] = lambda s: None,
+    log: Callable[[str], None] = lambda s: None, report: bool = True,
 ) -> dict | None:
     """Train and score the folds of ``config`` into ``run_dir``; return the merged results.
 
     ``folds``: fold numbers to run (default all). ``resume``: skip folds that have a
     ``result.json`` and continue an unfinished fold from its ``last.ckpt``. Without it, a fold
     that already has either is an error, so nothing is overwritten. Returns ``results.json``'s
-    content on the main process (``None`` elsewhere).
+    content on the main process (``None`` elsewhere, and without ``report``: processes training
+    folds side by side leave the report to one call at the end, fervid.engine.fold_jobs).
     """
     from fervid.data import read_manifest, read_meta
     from fervid.data.verify import check_clips
@@ -171,7 +172,7 @@ def train_run(
                                 resume=resume and started)
         if result is not None:
             log(f"{name}: accuracy {result['accuracy']:.1%}, UAR {result['uar']:.1%} ({result['selection']})")
-    if not _is_main():
+    if not _is_main() or not report:
         return None
     from fervid.engine.report import write_report
 
@@ -324,7 +325,7 @@ def train_fold(
 
     module = ClipClassifier(
         model, num_classes=len(classes), optimizer=config["optim"]["name"], lr=config["optim"]["lr"],
-        weight_decay=config["optim"]["weight_decay"],
+        weight_decay=config["optim"]["weight_decay"], memory_format=config["trainer"]["memory_format"],
         warmup_epochs=config["schedule"]["warmup_epochs"], min_lr_ratio=config["schedule"]["min_lr_ratio"],
         steps_per_epoch=len(sampler), epochs=config["epochs"], fold=fold,
     )

@@ -135,7 +135,7 @@ class StopCleanly(L.Callback):
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         self.phase = "between steps"
         finished = trainer.should_stop or trainer.current_epoch + 1 >= trainer.max_epochs
-        if not finished and self._signalled(trainer):  # FoldProgress saved the epoch's end just before
+        if not finished and self._signalled(trainer):  # _stop saves the epoch's end (FoldProgress may not have)
             self._stop(trainer, f"after epoch {trainer.current_epoch + 1}")
 
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
