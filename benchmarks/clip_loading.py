@@ -49,7 +49,7 @@ def source_frames(n: int) -> list[np.ndarray]:
             break
         h, w = f.shape[:2]
         x0 = (w - h * 4 // 3) // 2  # 4:3 centre crop, as Oulu-CASIA's 320x240
-        frames.append(cv2.resize(f[:, x0:x0 + h * 4 // 3], (320, 240), interpolation=cv2.INTER_AREA))
+        frames.append(cv2.resize(f[:, x0 : x0 + h * 4 // 3], (320, 240), interpolation=cv2.INTER_AREA))
     cap.release()
     if not frames:
         raise SystemExit(f"cannot read {VIDEO}")
@@ -58,7 +58,7 @@ def source_frames(n: int) -> list[np.ndarray]:
 
 def crop_resize(frame_bgr: np.ndarray, size: int) -> np.ndarray:
     top, left, h, w = FACE_BOX
-    face = cv2.resize(frame_bgr[top:top + h, left:left + w], (size, size), interpolation=cv2.INTER_AREA)
+    face = cv2.resize(frame_bgr[top : top + h, left : left + w], (size, size), interpolation=cv2.INTER_AREA)
     return cv2.cvtColor(face, cv2.COLOR_BGR2RGB)
 
 
@@ -67,7 +67,7 @@ def build(root: Path, sequences: int, frames: int, size: int) -> list[list[Path]
     (root / "prep" / "clips").mkdir(parents=True)
     records, jpeg_seqs = [], []
     for s in range(sequences):
-        seq = src[s * frames:(s + 1) * frames]
+        seq = src[s * frames : (s + 1) * frames]
         folder = root / "jpeg" / f"P{s + 1:03d}" / "Happiness"
         folder.mkdir(parents=True)
         paths = []
@@ -78,8 +78,17 @@ def build(root: Path, sequences: int, frames: int, size: int) -> list[list[Path]
         jpeg_seqs.append(paths)
         clip = np.stack([crop_resize(f, size) for f in seq])  # (T, size, size, 3) uint8 RGB
         np.save(root / "prep" / "clips" / f"s{s}.npy", clip)
-        records.append(ClipRecord(clip_id=f"s{s}", subject=f"P{s + 1:03d}", label="happiness", n_frames=frames,
-                                  source=str(folder), face_rate=1.0, file=f"clips/s{s}.npy"))
+        records.append(
+            ClipRecord(
+                clip_id=f"s{s}",
+                subject=f"P{s + 1:03d}",
+                label="happiness",
+                n_frames=frames,
+                source=str(folder),
+                face_rate=1.0,
+                file=f"clips/s{s}.npy",
+            )
+        )
     write_manifest(root / "prep", records)
     write_meta(root / "prep", {"dataset": "bench", "classes": ["happiness"], "size": size, "preprocess": {}})
     return jpeg_seqs
@@ -94,15 +103,17 @@ def torchvision_augment(frames: np.ndarray, rng: np.random.Generator, size: int)
     """The same augmentation chained from torchvision.transforms.v2.functional ops, for comparison."""
     import torchvision.transforms.v2.functional as F
 
-    from fervid.data.transforms import DEFAULT_AUGMENT as A, IMAGENET_MEAN, IMAGENET_STD, crop_box
+    from fervid.data.transforms import DEFAULT_AUGMENT as A
+    from fervid.data.transforms import IMAGENET_MEAN, IMAGENET_STD, crop_box
 
     x = torch.from_numpy(frames).permute(0, 3, 1, 2)  # (T, 3, H, W) uint8
     box = crop_box(x.shape[2], x.shape[3], scale=A["scale"], ratio=A["ratio"], rng=rng)
     x = F.resized_crop(x, *box, [size, size], antialias=True)
     if rng.random() < 0.5:
         x = F.horizontal_flip(x)
-    x = F.rotate(x.float().div_(255), float(rng.uniform(-A["rotate"], A["rotate"])),
-                 interpolation=F.InterpolationMode.BILINEAR)
+    x = F.rotate(
+        x.float().div_(255), float(rng.uniform(-A["rotate"], A["rotate"])), interpolation=F.InterpolationMode.BILINEAR
+    )
     for adjust in (F.adjust_brightness, F.adjust_contrast, F.adjust_saturation):
         x = adjust(x, float(rng.uniform(1 - A["color_jitter"], 1 + A["color_jitter"])))
     return F.normalize(x, list(IMAGENET_MEAN), list(IMAGENET_STD)).permute(1, 0, 2, 3).contiguous()
@@ -143,26 +154,35 @@ def main() -> None:
         assert a.shape == b.shape, (a.shape, b.shape)
         rows = {
             "cache: frames (mmap .npy read)": rate(
-                lambda i: np.asarray(ds.load(i)[sample_indices(len(seqs[i]), args.num_frames)]),
-                len(ds), args.repeats),
+                lambda i: np.asarray(ds.load(i)[sample_indices(len(seqs[i]), args.num_frames)]), len(ds), args.repeats
+            ),
             "decode: frames (imread+crop+resize)": rate(
-                lambda i: decode_frames(seqs[i], args.num_frames, args.size), len(seqs), args.repeats),
+                lambda i: decode_frames(seqs[i], args.num_frames, args.size), len(seqs), args.repeats
+            ),
             "cache: ClipDataset item": rate(lambda i: ds[i], len(ds), args.repeats),
             "decode: frames + same transform": rate(
-                lambda i: to_model_input(decode_frames(seqs[i], args.num_frames, args.size)),
-                len(seqs), args.repeats),
+                lambda i: to_model_input(decode_frames(seqs[i], args.num_frames, args.size)), len(seqs), args.repeats
+            ),
         }
         train_ds = ClipDataset(root / "prep", num_frames=args.num_frames, train=True)
         train_rate = rate(lambda i: train_ds[i], len(train_ds), args.repeats)
         rng = np.random.default_rng(0)
-        tv_rate = rate(lambda i: torchvision_augment(
-            np.asarray(ds.load(i)[sample_indices(len(seqs[i]), args.num_frames)]), rng, args.size),
-            len(ds), args.repeats)
+        tv_rate = rate(
+            lambda i: torchvision_augment(
+                np.asarray(ds.load(i)[sample_indices(len(seqs[i]), args.num_frames)]), rng, args.size
+            ),
+            len(ds),
+            args.repeats,
+        )
         jpeg_kb = np.mean([p.stat().st_size for s in seqs for p in s]) / 1024
-    print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"opencv {cv2.__version__}, 1 thread")
-    print(f"{args.sequences} sequences x {args.frames} frames; clip = {args.num_frames} frames -> "
-          f"float32 {tuple(a.shape)}; JPEG 320x240 q95, {jpeg_kb:.1f} KiB/frame")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+        f"opencv {cv2.__version__}, 1 thread"
+    )
+    print(
+        f"{args.sequences} sequences x {args.frames} frames; clip = {args.num_frames} frames -> "
+        f"float32 {tuple(a.shape)}; JPEG 320x240 q95, {jpeg_kb:.1f} KiB/frame"
+    )
     rows["cache: ClipDataset item, train augment"] = train_rate
     rows["same, chained torchvision v2 ops"] = tv_rate
     print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
@@ -170,8 +190,10 @@ def main() -> None:
     for name, (r, cpu) in rows.items():
         print(f"{name:<40}{r:>9.1f}{1000 / r:>9.2f}{cpu:>9.2f}")
     (fc, fc_cpu), (fd, fd_cpu), (ec, ec_cpu), (ed, ed_cpu) = list(rows.values())[:4]
-    print(f"cache speed-up, frames only: {fc / fd:.1f}x wall, {fd_cpu / fc_cpu:.1f}x CPU; "
-          f"eval-ready clip: {ec / ed:.1f}x wall, {ed_cpu / ec_cpu:.1f}x CPU")
+    print(
+        f"cache speed-up, frames only: {fc / fd:.1f}x wall, {fd_cpu / fc_cpu:.1f}x CPU; "
+        f"eval-ready clip: {ec / ed:.1f}x wall, {ed_cpu / ec_cpu:.1f}x CPU"
+    )
 
 
 if __name__ == "__main__":

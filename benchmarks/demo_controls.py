@@ -61,18 +61,28 @@ def main() -> None:
     args = ap.parse_args()
 
     rows = []
-    for name, data in (("real", args.prepared),
-                       ("first frame", variant(args.prepared, args.out / "first_frame", "first")),
-                       ("shuffled labels", variant(args.prepared, args.out / "shuffled", "shuffle"))):
+    for name, data in (
+        ("real", args.prepared),
+        ("first frame", variant(args.prepared, args.out / "first_frame", "first")),
+        ("shuffled labels", variant(args.prepared, args.out / "shuffled", "shuffle")),
+    ):
         t = time.perf_counter()
         run_dir = args.out / "runs" / name.replace(" ", "_")
-        config = load_config(f"synth/{args.model}", [f"data.path={data.resolve()}", "trainer.progress_bar=false",
-                                                      *args.overrides])
+        config = load_config(
+            f"synth/{args.model}", [f"data.path={data.resolve()}", "trainer.progress_bar=false", *args.overrides]
+        )
         results = train_run(config, run_dir, resume=True)
         folds = results["folds"]
         if name == "shuffled labels":  # score against the true labels of the same test subjects
-            folds = [evaluate_checkpoint(run_dir / f"fold_{f['fold']:02d}" / "model.safetensors", args.prepared,
-                                         fold=f["fold"], run_dir=run_dir) for f in folds]
+            folds = [
+                evaluate_checkpoint(
+                    run_dir / f"fold_{f['fold']:02d}" / "model.safetensors",
+                    args.prepared,
+                    fold=f["fold"],
+                    run_dir=run_dir,
+                )
+                for f in folds
+            ]
         acc, uar = [f["accuracy"] for f in folds], [f["uar"] for f in folds]
         rows.append((name, acc, uar, time.perf_counter() - t))
 
@@ -80,7 +90,7 @@ def main() -> None:
     print("| input | accuracy % | UAR % | time |")
     print("|---|---:|---:|---:|")
     for name, acc, uar, secs in rows:
-        ms = (lambda v: f"{100 * statistics.mean(v):.1f} ± {100 * statistics.stdev(v):.1f}")
+        ms = lambda v: f"{100 * statistics.mean(v):.1f} ± {100 * statistics.stdev(v):.1f}"
         print(f"| {name} | {ms(acc)} | {ms(uar)} | {secs:.0f} s |")
 
 

@@ -65,10 +65,14 @@ def main() -> None:
     t_crop, crop = best_of(args.repeat, lambda: cropper.crop(video.frames))
     n = len(video.frames)
     h, w = video.frames[0].shape[:2]
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}")
-    print(f"# video {Path(args.video).name}: {n} frames {w}x{h}; decode {t_decode:.2f} s ({n / t_decode:.0f} fps), "
-          f"face crop {t_crop:.2f} s ({n / t_crop:.1f} fps, face in {crop.face_rate:.0%} of frames)")
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"# video {Path(args.video).name}: {n} frames {w}x{h}; decode {t_decode:.2f} s ({n / t_decode:.0f} fps), "
+        f"face crop {t_crop:.2f} s ({n / t_crop:.1f} fps, face in {crop.face_rate:.0%} of frames)"
+    )
     print("| model | config | T x S | window/stride | windows | model s | model fps | whole path fps |")
     print("|---|---|---|---|---|---|---|---|")
 
@@ -82,19 +86,39 @@ def main() -> None:
         size = kwargs.pop("image_size", info.image_size)
         torch.manual_seed(0)
         model = create_model(name, num_classes=6, num_frames=frames, image_size=size, **kwargs).eval()
-        meta = CheckpointMeta(model=name, num_classes=6, num_frames=frames, image_size=size, classes=list("abcdef"),
-                              mean=list(info.mean), std=list(info.std), model_kwargs=kwargs)
+        meta = CheckpointMeta(
+            model=name,
+            num_classes=6,
+            num_frames=frames,
+            image_size=size,
+            classes=list("abcdef"),
+            mean=list(info.mean),
+            std=list(info.std),
+            model_kwargs=kwargs,
+        )
         stride = max(1, frames // 2) if label == "tiny" else frames
         spans = plan_windows(n, window=frames, stride=stride)
 
-        infer = partial(classify_windows, model, crop.clip, spans, num_frames=frames, image_size=size,
-                        mean=meta.mean, std=meta.std, sampling=meta.sampling)
+        infer = partial(
+            classify_windows,
+            model,
+            crop.clip,
+            spans,
+            num_frames=frames,
+            image_size=size,
+            mean=meta.mean,
+            std=meta.std,
+            sampling=meta.sampling,
+        )
 
         infer() if label == "tiny" else None  # warm-up (full-size ones are slow enough not to need it)
         t_model, _ = best_of(args.repeat if label == "tiny" else 1, infer)
         total = t_decode + t_crop + t_model
-        print(f"| {name} | {label} | {frames} x {size} | {frames}/{stride} | {len(spans)} | {t_model:.2f} | "
-              f"{n / t_model:.1f} | {n / total:.1f} |", flush=True)
+        print(
+            f"| {name} | {label} | {frames} x {size} | {frames}/{stride} | {len(spans)} | {t_model:.2f} | "
+            f"{n / t_model:.1f} | {n / total:.1f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ def build(root: Path, subjects: int, frames: int) -> Path:
     video = read_video(Path(__file__).parents[1] / "tests" / "data" / "single_face.mp4").frames
     h, w = video[0].shape[:2]
     x0 = (w - h * 4 // 3) // 2
-    imgs = [cv2.resize(f[:, x0:x0 + h * 4 // 3], (320, 240), interpolation=cv2.INTER_AREA) for f in video]
+    imgs = [cv2.resize(f[:, x0 : x0 + h * 4 // 3], (320, 240), interpolation=cv2.INTER_AREA) for f in video]
     base = root / "OriginalImg" / "VL" / "Strong"
     for s in range(1, subjects + 1):
         for k, e in enumerate(EXPRESSIONS):
@@ -56,15 +56,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         src = build(Path(tmp) / "src", args.subjects, args.frames)
         n = args.subjects * 6
-        print(f"{n} sequences x {args.frames} frames, 320x240 JPEG; {os.cpu_count()} CPUs, "
-              f"{platform.processor() or platform.machine()}, OpenCV {cv2.__version__}, "
-              f"load average at start {os.getloadavg()[0]:.1f}")
+        print(
+            f"{n} sequences x {args.frames} frames, 320x240 JPEG; {os.cpu_count()} CPUs, "
+            f"{platform.processor() or platform.machine()}, OpenCV {cv2.__version__}, "
+            f"load average at start {os.getloadavg()[0]:.1f}"
+        )
         cols = ("wall s", "s/sequence", "frames/s", "CPU s/seq", "face rate")
         print(f"{'setting':32s} " + " ".join(f"{c:>{w}s}" for c, w in zip(cols, (8, 11, 9, 9, 9))))
-        runs = [("haar, 1 worker", dict(detector="haar", workers=1)),
-                ("haar, 2 workers", dict(detector="haar", workers=2)),
-                ("haar + align, 1 worker", dict(detector="haar", align=True, workers=1)),
-                ("none (pre-cropped), 1 worker", dict(detector="none", workers=1))]
+        runs = [
+            ("haar, 1 worker", dict(detector="haar", workers=1)),
+            ("haar, 2 workers", dict(detector="haar", workers=2)),
+            ("haar + align, 1 worker", dict(detector="haar", align=True, workers=1)),
+            ("none (pre-cropped), 1 worker", dict(detector="none", workers=1)),
+        ]
         for i, (name, kw) in enumerate(runs):
             out = Path(tmp) / f"out{i}"
             t, c = time.perf_counter(), cpu_seconds()

@@ -47,8 +47,9 @@ def find_run(demo: Path, model: str) -> Path | None:
     return None
 
 
-def score_run(run: Path, prepared: Path, synth: Path, *, max_clips: int | None, tolerance: int | None,
-              seed: int) -> dict:
+def score_run(
+    run: Path, prepared: Path, synth: Path, *, max_clips: int | None, tolerance: int | None, seed: int
+) -> dict:
     """Pointing and energy of one run's fold checkpoints on their own test subjects, with the baselines."""
     folds = json.loads((run / "folds.json").read_text())["folds"]
     records = read_manifest(prepared)
@@ -67,8 +68,10 @@ def score_run(run: Path, prepared: Path, synth: Path, *, max_clips: int | None, 
             changed, face = (m[ex.frame_index] for m in crop_masks(prepared, r.clip_id, synth))
             tol = default_tolerance(clip.shape[1]) if tolerance is None else tolerance
             side = clip.shape[1]
-            baselines = {"centre": np.repeat(centre_prior(side)[None], len(face), 0),
-                         "random": np.stack([random_map(side, rng) for _ in face])}
+            baselines = {
+                "centre": np.repeat(centre_prior(side)[None], len(face), 0),
+                "random": np.stack([random_map(side, rng) for _ in face]),
+            }
             correct = ex.predicted == r.label
             for key, maps in (("model", ex.saliency), *baselines.items()):
                 for k, v in score_frames(maps, changed, face, tolerance=tol).items():
@@ -77,14 +80,22 @@ def score_run(run: Path, prepared: Path, synth: Path, *, max_clips: int | None, 
                         scores["model_correct"][k] += v
             clip_ids.append(r.clip_id)
             n_correct += correct
-    return {"clips": len(clip_ids), "correct": n_correct, "frames": len(scores["model"]["hits"]),
-            **{k: summarise(v) for k, v in scores.items()}, "clip_ids": clip_ids}
+    return {
+        "clips": len(clip_ids),
+        "correct": n_correct,
+        "frames": len(scores["model"]["hits"]),
+        **{k: summarise(v) for k, v in scores.items()},
+        "clip_ids": clip_ids,
+    }
 
 
 def summarise(s: dict) -> dict:
     energy = [e for e in s["energy"] if not math.isnan(e)]
-    return {"pointing": float(np.mean(s["hits"])) if s["hits"] else None,
-            "energy": float(np.mean(energy)) if energy else None, "frames": len(s["hits"])}
+    return {
+        "pointing": float(np.mean(s["hits"])) if s["hits"] else None,
+        "energy": float(np.mean(energy)) if energy else None,
+        "frames": len(s["hits"]),
+    }
 
 
 def _f(x, pct: bool = False) -> str:
@@ -104,11 +115,14 @@ def render_table(rows: dict[str, dict], tolerance: str) -> str:
             f"{_f(r['random']['pointing'], True)} | {_f(r['model_correct']['pointing'], True)} | "
             f"{_f(r['model']['energy'])} | {_f(r['centre']['energy'])} | {_f(r['random']['energy'])} |"
         )
-    lines += ["", f"Pointing game: % of frames whose saliency peak lies within {tolerance} of the AU mask. "
-              "Energy ratio: share of saliency mass inside the mask / the mask's share of the face (1 = spread "
-              "evenly over the face). Frames: the model's sampled frames of each held-out clip with a non-empty mask; "
-              "maps explain the true class. Baselines on the same frames: centre prior (Gaussian, sigma = side/4), "
-              "random map (uniform, seeded)."]
+    lines += [
+        "",
+        f"Pointing game: % of frames whose saliency peak lies within {tolerance} of the AU mask. "
+        "Energy ratio: share of saliency mass inside the mask / the mask's share of the face (1 = spread "
+        "evenly over the face). Frames: the model's sampled frames of each held-out clip with a non-empty mask; "
+        "maps explain the true class. Baselines on the same frames: centre prior (Gaussian, sigma = side/4), "
+        "random map (uniform, seeded).",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -135,11 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     rows, start = {}, time.perf_counter()
     for name in models:
         run = find_run(args.demo, name)
-        rows[name] = score_run(run, prepared, synth, max_clips=args.max_clips, tolerance=args.tolerance,
-                               seed=args.seed)
+        rows[name] = score_run(run, prepared, synth, max_clips=args.max_clips, tolerance=args.tolerance, seed=args.seed)
         rows[name]["run"] = str(run)
-        print(f"# {name}: {rows[name]['clips']} clips, {rows[name]['frames']} frames "
-              f"({time.perf_counter() - start:.0f} s)", flush=True)
+        print(
+            f"# {name}: {rows[name]['clips']} clips, {rows[name]['frames']} frames "
+            f"({time.perf_counter() - start:.0f} s)",
+            flush=True,
+        )
     tolerance = f"{args.tolerance} px" if args.tolerance is not None else "15/224 of the crop side (Zhang et al. 2016)"
     table = render_table(rows, tolerance)
     print(table, end="")

@@ -36,8 +36,10 @@ def bench_render(subjects: int, workers: int) -> None:
         cpu = time.process_time() - cpu
         mb = sum(p.stat().st_size for p in Path(tmp).rglob("*.jpeg")) / 1e6
     own = f", {cpu:.1f} s CPU in this process" if workers == 1 else ""
-    print(f"workers={workers}: {s.frames} frames in {s.seconds:.1f} s wall ({s.frames / s.seconds:.0f} frames/s{own}), "
-          f"{mb:.0f} MB of JPEG")
+    print(
+        f"workers={workers}: {s.frames} frames in {s.seconds:.1f} s wall ({s.frames / s.seconds:.0f} frames/s{own}), "
+        f"{mb:.0f} MB of JPEG"
+    )
 
 
 def bench_detect(subjects: int) -> None:
@@ -73,15 +75,18 @@ def bench_probe(subjects: int) -> None:
     print(f"Nearest-centroid probe, leave-one-subject-out, {subjects} subjects, 16 frames at 160x120 (chance 16.7 %):")
     probe_features, loso_predict = _probe_helpers()
     for lo, hi in ((0.2, 0.4), (0.4, 0.7), (0.7, 1.0)):
-        first, motion, y, subj = probe_features(seed=5, subjects=subjects, frames=16, size=(160, 120),
-                                                intensity=(lo, hi))
+        first, motion, y, subj = probe_features(
+            seed=5, subjects=subjects, frames=16, size=(160, 120), intensity=(lo, hi)
+        )
         p_first, p_motion = loso_predict(first, y, subj), loso_predict(motion, y, subj)
         confusions = collections.Counter(
             " / ".join(sorted((EMOTIONS[a], EMOTIONS[b]))) for a, b in zip(y, p_motion) if a != b
         ).most_common(3)
-        print(f"  apex {lo:.1f}-{hi:.1f}: frame 0 {100 * (p_first == y).mean():5.1f} %, "
-              f"motion {100 * (p_motion == y).mean():5.1f} %; top confusions: "
-              + ", ".join(f"{k} ({n})" for k, n in confusions))
+        print(
+            f"  apex {lo:.1f}-{hi:.1f}: frame 0 {100 * (p_first == y).mean():5.1f} %, "
+            f"motion {100 * (p_motion == y).mean():5.1f} %; top confusions: "
+            + ", ".join(f"{k} ({n})" for k, n in confusions)
+        )
 
 
 def main() -> None:
@@ -90,8 +95,10 @@ def main() -> None:
     ap.add_argument("--detect-subjects", type=int, default=6)
     ap.add_argument("--probe-subjects", type=int, default=12)
     args = ap.parse_args()
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-          f"opencv {cv2.__version__}, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+        f"opencv {cv2.__version__}, load average {os.getloadavg()[0]:.1f}"
+    )
     bench_render(args.subjects, 1)
     bench_render(args.subjects, 2)
     bench_detect(args.detect_subjects)

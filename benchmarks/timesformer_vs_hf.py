@@ -44,8 +44,9 @@ def main() -> None:
     hf = TimesformerForVideoClassification(config).eval()
     with tempfile.TemporaryDirectory() as tmp:
         hf.save_pretrained(tmp)
-        ours = create_model("timesformer", num_classes=400, num_frames=args.frames, image_size=args.size,
-                            pretrained=tmp).eval()
+        ours = create_model(
+            "timesformer", num_classes=400, num_frames=args.frames, image_size=args.size, pretrained=tmp
+        ).eval()
 
     clip = torch.randn(args.batch, 3, args.frames, args.size, args.size)  # fervid: (B, C, T, H, W)
     clip_hf = clip.transpose(1, 2).contiguous()  # Hugging Face: (B, T, C, H, W)
@@ -64,16 +65,22 @@ def main() -> None:
 
     med = {name: statistics.median(ts) for name, ts in times.items()}
     med_cpu = {name: statistics.median(ts) for name, ts in cpu.items()}
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"torch {torch.__version__} ({torch.get_num_threads()} threads), transformers {transformers.__version__}")
-    print(f"config: TimeSformer-B/16 divided space-time, {args.frames}x{args.size}x{args.size}, batch {args.batch}, "
-          f"fp32, {args.warmup} warm-up + {args.repeats} timed runs each, alternating")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), transformers {transformers.__version__}"
+    )
+    print(
+        f"config: TimeSformer-B/16 divided space-time, {args.frames}x{args.size}x{args.size}, batch {args.batch}, "
+        f"fp32, {args.warmup} warm-up + {args.repeats} timed runs each, alternating"
+    )
     print(f"max |logit difference|: {diff:.2e}")
     for name in runs:
         ts = ", ".join(f"{t:.3f}" for t in times[name])
         print(f"{name:7s} median {med[name]:.3f} s/forward wall ({ts}); CPU time {med_cpu[name]:.3f} s")
-    print(f"ratio fervid / hf: wall {med['fervid'] / med['hf']:.3f}, CPU time {med_cpu['fervid'] / med_cpu['hf']:.3f}"
-          "  (< 1: fervid faster)")
+    print(
+        f"ratio fervid / hf: wall {med['fervid'] / med['hf']:.3f}, CPU time {med_cpu['fervid'] / med_cpu['hf']:.3f}"
+        "  (< 1: fervid faster)"
+    )
 
 
 if __name__ == "__main__":

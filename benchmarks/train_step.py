@@ -38,16 +38,25 @@ from fervid.models.profile import count_macs
 
 def build(name: str, memory_format: str, optim_impl: str, config_prefix: str):
     torch.manual_seed(0)
-    config = load_config(f"{config_prefix}/{name}", [] if memory_format == "config" else
-                         [f"trainer.memory_format={memory_format}"])
+    config = load_config(
+        f"{config_prefix}/{name}", [] if memory_format == "config" else [f"trainer.memory_format={memory_format}"]
+    )
     model = build_model(config, 6)
     d = config["data"]
     shape = (config["batch_size"], 3, d["num_frames"], d["image_size"], d["image_size"])
     macs = count_macs(model, shape)
     module = ClipClassifier(
-        model, num_classes=6, optimizer=config["optim"]["name"], lr=config["optim"]["lr"],
-        weight_decay=config["optim"]["weight_decay"], warmup_epochs=1, min_lr_ratio=0.01, steps_per_epoch=10,
-        epochs=10, fold=0, memory_format=config["trainer"]["memory_format"],
+        model,
+        num_classes=6,
+        optimizer=config["optim"]["name"],
+        lr=config["optim"]["lr"],
+        weight_decay=config["optim"]["weight_decay"],
+        warmup_epochs=1,
+        min_lr_ratio=0.01,
+        steps_per_epoch=10,
+        epochs=10,
+        fold=0,
+        memory_format=config["trainer"]["memory_format"],
     )
     optimizer = module.configure_optimizers()["optimizer"]
     if optim_impl == "loop":  # the same groups and settings, updated by torch's per-tensor loop
@@ -69,16 +78,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--threads", default=str(torch.get_num_threads()))
-    ap.add_argument("--memory-format", default="contiguous,channels_last",
-                    help="contiguous, channels_last, config (the config's trainer.memory_format)")
+    ap.add_argument(
+        "--memory-format",
+        default="contiguous,channels_last",
+        help="contiguous, channels_last, config (the config's trainer.memory_format)",
+    )
     ap.add_argument("--optim-impl", default="fused", help="fused (what training uses), loop")
     ap.add_argument("--config-prefix", default="synth")
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
     args = ap.parse_args()
     print(describe_line(describe()))
-    variants = [(int(t), m, o) for t in args.threads.split(",") for m in args.memory_format.split(",")
-                for o in args.optim_impl.split(",")]
+    variants = [
+        (int(t), m, o)
+        for t in args.threads.split(",")
+        for m in args.memory_format.split(",")
+        for o in args.optim_impl.split(",")
+    ]
     print("| model | batch x clip | threads | memory format | optimiser | median ms | best ms | CPU ms | GFLOP/s |")
     print("|---|---|---:|---|---|---:|---:|---:|---:|")
     for name in args.models.split(","):
@@ -100,9 +116,11 @@ def main() -> None:
         for v in variants:
             _, macs, shape = steps[v]
             med = statistics.median(wall[v])
-            print(f"| {name} | {shape[0]} x {shape[2]}x{shape[3]}x{shape[4]} | {v[0]} | {v[1]} | {v[2]} | "
-                  f"{med * 1e3:.1f} | {min(wall[v]) * 1e3:.1f} | {statistics.median(cpu[v]) * 1e3:.1f} | "
-                  f"{6 * macs / med / 1e9:.1f} |")
+            print(
+                f"| {name} | {shape[0]} x {shape[2]}x{shape[3]}x{shape[4]} | {v[0]} | {v[1]} | {v[2]} | "
+                f"{med * 1e3:.1f} | {min(wall[v]) * 1e3:.1f} | {statistics.median(cpu[v]) * 1e3:.1f} | "
+                f"{6 * macs / med / 1e9:.1f} |"
+            )
     print(describe_line(describe(gemm=False)))
 
 

@@ -76,8 +76,12 @@ def full_disk(tmp_path):
     tmpfs = False
     if os.environ.get("FERVID_TEST_NO_TMPFS") != "1" and os.geteuid() == 0:
         try:
-            tmpfs = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(root)],
-                                   capture_output=True, check=False).returncode == 0
+            tmpfs = (
+                subprocess.run(
+                    ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(root)], capture_output=True, check=False
+                ).returncode
+                == 0
+            )
         except OSError:  # no mount(8) here
             tmpfs = False
     try:

@@ -13,9 +13,12 @@ from fervid.writes import WriteFailed, os_error_line, writing
 
 def test_line_names_path_what_problem_and_free_space(tmp_path):
     line = os_error_line(OSError(errno.ENOSPC, "No space left on device"), tmp_path / "run" / "x.json", "results")
-    assert re.fullmatch(rf"cannot write {tmp_path / 'run' / 'x.json'} \(results\): no space left on the device; "
-                        r"[\d.]+ (B|KiB|MiB|GiB) free of [\d.]+ (B|KiB|MiB|GiB) there; free some space and run the "
-                        r"command again", line)
+    assert re.fullmatch(
+        rf"cannot write {tmp_path / 'run' / 'x.json'} \(results\): no space left on the device; "
+        r"[\d.]+ (B|KiB|MiB|GiB) free of [\d.]+ (B|KiB|MiB|GiB) there; free some space and run the "
+        r"command again",
+        line,
+    )
     quota = os_error_line(OSError(errno.EDQUOT, "Disk quota exceeded", str(tmp_path / "f")))
     assert quota.startswith(f"cannot write {tmp_path / 'f'}: disk quota exceeded; ")
     read_only = os_error_line(OSError(errno.EROFS, "Read-only file system"), "/x")

@@ -13,8 +13,14 @@ from __future__ import annotations
 from pathlib import Path
 
 SUBJECTS = 3
-C3D = ["model.kwargs={channels: [8, 16], hidden: 32, conv_dropout: 0.0, dropout: 0.0}", "epochs=2",
-       "batch_size=4", "protocol.folds=2", "protocol.val_subjects=0", "trainer.progress_bar=false"]
+C3D = [
+    "model.kwargs={channels: [8, 16], hidden: 32, conv_dropout: 0.0, dropout: 0.0}",
+    "epochs=2",
+    "batch_size=4",
+    "protocol.folds=2",
+    "protocol.val_subjects=0",
+    "trainer.progress_bar=false",
+]
 
 
 def build(root: Path) -> Path:

@@ -10,18 +10,30 @@ from fervid.errors import FervidError
 BASIC6 = ("anger", "disgust", "fear", "happiness", "sadness", "surprise")
 
 _ALIASES = {
-    "anger": "anger", "angry": "anger",
-    "disgust": "disgust", "disgusted": "disgust",
-    "fear": "fear", "fearful": "fear", "afraid": "fear",
-    "happiness": "happiness", "happy": "happiness", "joy": "happiness",
-    "sadness": "sadness", "sad": "sadness",
-    "surprise": "surprise", "surprised": "surprise",
+    "anger": "anger",
+    "angry": "anger",
+    "disgust": "disgust",
+    "disgusted": "disgust",
+    "fear": "fear",
+    "fearful": "fear",
+    "afraid": "fear",
+    "happiness": "happiness",
+    "happy": "happiness",
+    "joy": "happiness",
+    "sadness": "sadness",
+    "sad": "sadness",
+    "surprise": "surprise",
+    "surprised": "surprise",
     "neutral": "neutral",
-    "contempt": "contempt", "contemptuous": "contempt",
+    "contempt": "contempt",
+    "contemptuous": "contempt",
     # MAFW's four further single-label classes
-    "anxiety": "anxiety", "anxious": "anxiety",
-    "helplessness": "helplessness", "helpless": "helplessness",
-    "disappointment": "disappointment", "disappointed": "disappointment",
+    "anxiety": "anxiety",
+    "anxious": "anxiety",
+    "helplessness": "helplessness",
+    "helpless": "helplessness",
+    "disappointment": "disappointment",
+    "disappointed": "disappointment",
 }
 
 

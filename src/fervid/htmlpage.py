@@ -12,7 +12,7 @@ import base64
 import html
 import io
 import os
-from typing import Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -56,14 +56,14 @@ def img(data: bytes, alt: str, *, cls: str = "plot", mime: str = "image/png") ->
     return f'<img class="{esc(cls)}" alt="{esc(alt)}" src="{data_uri(data, mime)}">'
 
 
-def figure(data: bytes, caption: str, *, alt: Optional[str] = None, cls: str = "crop") -> str:
+def figure(data: bytes, caption: str, *, alt: str | None = None, cls: str = "crop") -> str:
     return f"<figure>{img(data, alt or caption, cls=cls)}<figcaption>{esc(caption)}</figcaption></figure>"
 
 
 class Num:
     """A numeric cell: ``text`` shown, ``value`` kept exactly in ``data-value``."""
 
-    def __init__(self, value: Optional[float], text: str):
+    def __init__(self, value: float | None, text: str):
         self.value, self.text = value, text
 
     def td(self) -> str:
@@ -83,8 +83,14 @@ class Markup:
         return f"<td>{self.html}</td>"
 
 
-def table(header: Sequence[str], rows: Iterable[Sequence], *, caption: Optional[str] = None,
-          total_rows: Sequence[int] = (), table_id: Optional[str] = None) -> str:
+def table(
+    header: Sequence[str],
+    rows: Iterable[Sequence],
+    *,
+    caption: str | None = None,
+    total_rows: Sequence[int] = (),
+    table_id: str | None = None,
+) -> str:
     """An HTML table; cells are text (escaped), :class:`Num` or :class:`Markup`; rows indexed in
     ``total_rows`` are emphasised."""
     attr = f' id="{esc(table_id)}"' if table_id else ""
@@ -100,11 +106,23 @@ def table(header: Sequence[str], rows: Iterable[Sequence], *, caption: Optional[
 
 
 def page(title: str, body: Iterable[str]) -> str:
-    return "\n".join([
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{esc(title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>", *body, "</body>", "</html>", "",
-    ])
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en">',
+            "<head>",
+            '<meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{esc(title)}</title>",
+            f"<style>{CSS}</style>",
+            "</head>",
+            "<body>",
+            *body,
+            "</body>",
+            "</html>",
+            "",
+        ]
+    )
 
 
 def write_page(path: str | os.PathLike, text: str) -> None:

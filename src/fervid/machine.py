@@ -68,8 +68,10 @@ def describe(*, gemm: bool = True) -> dict:
 
 def describe_line(info: dict) -> str:
     """``describe()``'s dict as one line for logs."""
-    parts = [f"{info['cpu']}, {info['logical_cpus']} logical CPUs, torch {info['torch']} "
-             f"({info['torch_threads']} threads, {info['cpu_capability']})"]
+    parts = [
+        f"{info['cpu']}, {info['logical_cpus']} logical CPUs, torch {info['torch']} "
+        f"({info['torch_threads']} threads, {info['cpu_capability']})"
+    ]
     if "load_average" in info:
         parts.append("load average " + " ".join(f"{x:.2f}" for x in info["load_average"]))
     if "gemm_gflops" in info:

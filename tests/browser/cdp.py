@@ -19,9 +19,20 @@ from pathlib import Path
 
 # Headless, as root in a container, with nothing that phones home (the machine may be offline).
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic", "--disable-extensions",
-    "--mute-audio", "--hide-scrollbars", "--window-size=1280,900", "--remote-debugging-pipe",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-extensions",
+    "--mute-audio",
+    "--hide-scrollbars",
+    "--window-size=1280,900",
+    "--remote-debugging-pipe",
 ]
 
 
@@ -48,7 +59,10 @@ class Browser:
 
         self.proc = subprocess.Popen(
             [executable, *FLAGS, f"--user-data-dir={user_data_dir}", "about:blank"],
-            preexec_fn=as_fds_3_and_4, pass_fds=(3, 4), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            preexec_fn=as_fds_3_and_4,
+            pass_fds=(3, 4),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         os.close(to_child)
@@ -81,8 +95,9 @@ class Browser:
         msg, self._buf = self._buf.split(b"\0", 1)
         return json.loads(msg)
 
-    def call(self, method: str, params: dict | None = None, *, session: str | None = None,
-             timeout: float = 20.0) -> dict:
+    def call(
+        self, method: str, params: dict | None = None, *, session: str | None = None, timeout: float = 20.0
+    ) -> dict:
         self._next_id += 1
         msg = {"id": self._next_id, "method": method, "params": params or {}}
         if session:
@@ -118,7 +133,9 @@ class Browser:
         for e in self._events:
             method, p = e.get("method"), e.get("params", {})
             if method == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
-                result.errors.append("console: " + " ".join(str(a.get("value", a.get("description"))) for a in p["args"]))
+                result.errors.append(
+                    "console: " + " ".join(str(a.get("value", a.get("description"))) for a in p["args"])
+                )
             elif method == "Runtime.exceptionThrown":
                 result.errors.append("exception: " + p["exceptionDetails"].get("text", ""))
             elif method == "Log.entryAdded" and p["entry"].get("level") == "error":
@@ -131,8 +148,9 @@ class Browser:
 
     def evaluate(self, session: str, expression: str):
         """The value of a JavaScript expression in the page (promises awaited), as JSON."""
-        r = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True},
-                      session=session)
+        r = self.call(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True}, session=session
+        )
         if "exceptionDetails" in r:
             raise CDPError(f"{expression[:60]}...: {r['exceptionDetails'].get('text')}")
         return r["result"].get("value")
@@ -141,7 +159,8 @@ class Browser:
         """A PNG of the whole page (not only the window)."""
         size = self.call("Page.getLayoutMetrics", session=session)["cssContentSize"]
         clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 16000), "scale": 1}
-        data = self.call("Page.captureScreenshot", {"format": "png", "clip": clip, "captureBeyondViewport": True},
-                         session=session)["data"]
+        data = self.call(
+            "Page.captureScreenshot", {"format": "png", "clip": clip, "captureBeyondViewport": True}, session=session
+        )["data"]
         path.write_bytes(base64.b64decode(data))
         return path

@@ -26,15 +26,24 @@ def find_or_install_chromium() -> str:
     if found:
         return found
     if not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.skip("no Chromium found (chromium, chromium-browser, google-chrome) and cannot install it here "
-                    "(needs root and apt-get); install Debian's chromium package to run the browser tests")
+        pytest.skip(
+            "no Chromium found (chromium, chromium-browser, google-chrome) and cannot install it here "
+            "(needs root and apt-get); install Debian's chromium package to run the browser tests"
+        )
     try:
         for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]):
-            subprocess.run(cmd, check=True, capture_output=True, timeout=600,
-                           env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+            subprocess.run(
+                cmd,
+                check=True,
+                capture_output=True,
+                timeout=600,
+                env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+            )
     except (subprocess.SubprocessError, OSError) as e:
-        pytest.skip(f"no Chromium found and `apt-get install chromium` failed ({type(e).__name__}); "
-                    "install Debian's chromium package to run the browser tests")
+        pytest.skip(
+            f"no Chromium found and `apt-get install chromium` failed ({type(e).__name__}); "
+            "install Debian's chromium package to run the browser tests"
+        )
     found = _find()
     if not found:
         pytest.skip("apt-get installed chromium but no chromium executable is on PATH")

@@ -14,7 +14,9 @@ from fervid.cli import main
 
 TABLE_CELLS = """[...document.querySelectorAll('#%s tbody tr')].map(tr =>
     [...tr.querySelectorAll('td')].map(td => td.dataset.value === undefined ? td.textContent : Number(td.dataset.value)))"""
-TABLE_TEXT = "[...document.querySelectorAll('#%s tbody tr')].map(tr => [...tr.querySelectorAll('td')].map(td => td.textContent))"
+TABLE_TEXT = (
+    "[...document.querySelectorAll('#%s tbody tr')].map(tr => [...tr.querySelectorAll('td')].map(td => td.textContent))"
+)
 KEYS = ("accuracy", "uar", "macro_f1")
 IMAGES = "[...document.images].map(i => [i.complete, i.naturalWidth, i.naturalHeight, i.src.slice(0, 22)])"
 
@@ -54,7 +56,9 @@ def test_report_page(browser, tiny_study, tmp_path):
 
 
 def _tiny_prepared():
-    spec = importlib.util.spec_from_file_location("tiny_prepared", Path(__file__).parents[1] / "engine" / "tiny_prepared.py")
+    spec = importlib.util.spec_from_file_location(
+        "tiny_prepared", Path(__file__).parents[1] / "engine" / "tiny_prepared.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -70,15 +74,27 @@ def seeded_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("seeded")
     _tiny_prepared().make_prepared(root / "data", subjects=4)
     (root / "cfg.yaml").write_text("dataset: tiny\nmodel: {name: c3d}\n")
-    common = [f"data.path={root / 'data'}", "data.num_frames=8", "data.image_size=32", "batch_size=6",
-              "data.num_workers=0", "trainer.progress_bar=false", "protocol.folds=2", "epochs=1", "optim.lr=3e-3",
-              "protocol.val_subjects=0"]
+    common = [
+        f"data.path={root / 'data'}",
+        "data.num_frames=8",
+        "data.image_size=32",
+        "batch_size=6",
+        "data.num_workers=0",
+        "trainer.progress_bar=false",
+        "protocol.folds=2",
+        "epochs=1",
+        "optim.lr=3e-3",
+        "protocol.val_subjects=0",
+    ]
     runs = {}
-    for name, kwargs, seeds in (("wide", "{channels: [8, 16], hidden: 32}", "[0, 1]"),
-                                ("small", "{channels: [4, 8], hidden: 16}", "[0]")):
+    for name, kwargs, seeds in (
+        ("wide", "{channels: [8, 16], hidden: 32}", "[0, 1]"),
+        ("small", "{channels: [4, 8], hidden: 16}", "[0]"),
+    ):
         runs[name] = root / f"c3d-{name}"
-        train_run(load_config(root / "cfg.yaml", [*common, f"model.kwargs={kwargs}", f"protocol.seeds={seeds}"]),
-                  runs[name])
+        train_run(
+            load_config(root / "cfg.yaml", [*common, f"model.kwargs={kwargs}", f"protocol.seeds={seeds}"]), runs[name]
+        )
     return runs
 
 
@@ -99,34 +115,54 @@ def test_multi_seed_report_page_with_errors_and_saliency(browser, seeded_runs, t
     assert len(folds) == len(r["folds"]) + len(r["per_seed"]) + 1
     for row, f in zip(folds, r["folds"]):
         assert row[:6] == [str(f["seed"]), str(f["fold"]), f["n_test"], f["accuracy"], f["uar"], f["macro_f1"]]
-    for row, p in zip(folds[len(r["folds"]):], r["per_seed"]):
+    for row, p in zip(folds[len(r["folds"]) :], r["per_seed"]):
         assert row[0] == str(p["seed"]) and row[3:6] == [p["mean"][k] for k in KEYS]
     last = folds[-1]
     assert last[0] == "all" and last[2:6] == [r["n_test_total"], *(r["mean"][k] for k in KEYS)]
     texts = browser.evaluate(session, TABLE_TEXT % "folds")[-1]
     for k, text in zip(KEYS, texts[3:6]):  # mean ± std across seeds (seeds) ± fold std (folds)
-        assert text == f"{r['mean'][k] * 100:.1f} ± {r['std_seeds'][k] * 100:.1f} (seeds) ± {r['std'][k] * 100:.1f} (folds)"
+        assert (
+            text
+            == f"{r['mean'][k] * 100:.1f} ± {r['std_seeds'][k] * 100:.1f} (seeds) ± {r['std'][k] * 100:.1f} (folds)"
+        )
 
     confusions = browser.evaluate(session, TABLE_CELLS % "confusions")
-    assert [row[:4] for row in confusions] == [[c["true"], c["n"], c["wrong"], c["wrong"] / c["n"]]
-                                               for c in e["confusions"]]
+    assert [row[:4] for row in confusions] == [
+        [c["true"], c["n"], c["wrong"], c["wrong"] / c["n"]] for c in e["confusions"]
+    ]
     for row, c in zip(confusions, e["confusions"]):
         assert all(f"{p['class']} " in row[4] and f"({p['count']})" in row[4] for p in c["predicted_as"])
     hardest = browser.evaluate(session, TABLE_CELLS % "hardest-clips")
     assert [row[:5] + row[6:9] for row in hardest] == [
-        [h["clip_id"], h["subject"], h["label"], h["wrong"], h["scored"], h["p_true"],
-         ", ".join(map(str, h["folds"])), ", ".join(map(str, h["seeds"]))] for h in e["hardest"]]
+        [
+            h["clip_id"],
+            h["subject"],
+            h["label"],
+            h["wrong"],
+            h["scored"],
+            h["p_true"],
+            ", ".join(map(str, h["folds"])),
+            ", ".join(map(str, h["seeds"])),
+        ]
+        for h in e["hardest"]
+    ]
     strips = browser.evaluate(session, "[...document.querySelectorAll('#hardest-clips img')].map(i => i.alt)")
     assert strips == [f"frames of {h['clip_id']}" for h in e["hardest"]]
 
-    captions = browser.evaluate(session, "[...document.querySelectorAll('#saliency figcaption')].map(f => f.textContent)")
+    captions = browser.evaluate(
+        session, "[...document.querySelectorAll('#saliency figcaption')].map(f => f.textContent)"
+    )
     worst = worst_scorings(run, {h["clip_id"] for h in e["hardest"]})
     assert len(captions) == SALIENCY_CLIPS
     for caption, h in zip(captions, e["hardest"]):
         row, fdir = worst[h["clip_id"]]
         assert fdir == run / f"seed_{row['seed']}" / f"fold_{row['fold']:02d}"  # the checkpoint that scored it
-        assert caption.startswith(f"{h['clip_id']} (subject {h['subject']}): true {h['label']}, predicted "
-                                  f"{row['predicted']}") and f"seed {row['seed']}, fold {row['fold']}" in caption
+        assert (
+            caption.startswith(
+                f"{h['clip_id']} (subject {h['subject']}): true {h['label']}, predicted {row['predicted']}"
+            )
+            and f"seed {row['seed']}, fold {row['fold']}" in caption
+        )
 
     # Elsewhere: without the fold checkpoints, and then without the prepared data, the page says so.
     moved = tmp_path / "elsewhere"
@@ -172,8 +208,23 @@ def test_predict_page_with_saliency(browser, tmp_path):
 
     ckpt = make_checkpoint(tmp_path / "model.safetensors")
     out, js = tmp_path / "predict.html", tmp_path / "predict.json"
-    assert main(["predict", str(SINGLE_FACE), "--checkpoint", str(ckpt), "--json", str(js), "--html", str(out),
-                 "--saliency", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(SINGLE_FACE),
+                "--checkpoint",
+                str(ckpt),
+                "--json",
+                str(js),
+                "--html",
+                str(out),
+                "--saliency",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     pred = json.loads(js.read_text())
     session, images = _open(browser, out, tmp_path / "predict.png")
     assert len(images) == 1 + 6 + 6  # timeline, six face crops, their six saliency overlays

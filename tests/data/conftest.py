@@ -58,8 +58,15 @@ def write_video(path: Path, n: int, fps: int = 10, rotation: int | None = None) 
     return path
 
 
-def make_oulu(root: Path, subjects=("P001", "P002", "P003"), n: int = 5, *, cropped: bool = False,
-              modality: str = "VL", illumination: str = "Strong") -> Path:
+def make_oulu(
+    root: Path,
+    subjects=("P001", "P002", "P003"),
+    n: int = 5,
+    *,
+    cropped: bool = False,
+    modality: str = "VL",
+    illumination: str = "Strong",
+) -> Path:
     """``root/B_OriginalImg/OriginalImg/VL/Strong/P00x/<Expression>/000.jpeg…``; returns the Strong folder."""
     if cropped:
         base = root / "PreProcess_Img" / f"{modality}_Acropped" / illumination
@@ -94,8 +101,9 @@ def make_dfew(root: Path, folds: dict[int, list[tuple[int, int]]], n: int = 4) -
     return root
 
 
-def make_ferv39k(root: Path, splits: dict[str, list[str]], frames: list[str] | None = None, n: int = 3,
-                 header: str | None = None) -> Path:
+def make_ferv39k(
+    root: Path, splits: dict[str, list[str]], frames: list[str] | None = None, n: int = 3, header: str | None = None
+) -> Path:
     """``4_setups/All_scenes/{train,test}_All.csv`` with the given row lines, and face-crop frame folders
     ``2_ClipsforFaceCrop/<Scene>/<Class>/<NNNN>/`` for ``frames`` (default: every row's path)."""
     lists = root / "4_setups" / "All_scenes"
@@ -126,7 +134,15 @@ def make_mafw(root: Path, test_sets: dict[int, list[str]], clips: list[str], n: 
 def layouts():
     """The builders above, for test modules (importing conftest directly is fragile)."""
     return SimpleNamespace(
-        frame=frame, brightness=brightness, write_frames=write_frames, truncate=truncate, write_video=write_video,
-        make_oulu=make_oulu, make_ckplus=make_ckplus, make_dfew=make_dfew, make_ferv39k=make_ferv39k,
-        make_mafw=make_mafw, EXPRESSIONS=OULU_EXPRESSIONS,
+        frame=frame,
+        brightness=brightness,
+        write_frames=write_frames,
+        truncate=truncate,
+        write_video=write_video,
+        make_oulu=make_oulu,
+        make_ckplus=make_ckplus,
+        make_dfew=make_dfew,
+        make_ferv39k=make_ferv39k,
+        make_mafw=make_mafw,
+        EXPRESSIONS=OULU_EXPRESSIONS,
     )

@@ -22,8 +22,17 @@ def make_prepared(root, lengths=(20, 9, 30, 16), size=24):
         clip = np.zeros((n, size, size, 3), dtype=np.uint8)
         clip += (np.arange(n, dtype=np.uint8) * 5)[:, None, None, None]
         np.save(root / "clips" / f"c{i}.npy", clip)
-        records.append(ClipRecord(clip_id=f"c{i}", subject=f"P{i // 2 + 1:03d}", label=CLASSES[i % 3],
-                                  n_frames=n, source=f"src/{i}", face_rate=1.0, file=f"clips/c{i}.npy"))
+        records.append(
+            ClipRecord(
+                clip_id=f"c{i}",
+                subject=f"P{i // 2 + 1:03d}",
+                label=CLASSES[i % 3],
+                n_frames=n,
+                source=f"src/{i}",
+                face_rate=1.0,
+                file=f"clips/c{i}.npy",
+            )
+        )
     write_manifest(root, records)
     write_meta(root, {"dataset": "tiny", "classes": CLASSES, "size": size, "preprocess": {}})
     return root

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from fervid.cli import main
 from fervid.classes import BASIC6
+from fervid.cli import main
 from fervid.data import prepare as prepare_mod
 from fervid.data.faces import FaceCropper
 from fervid.data.manifest import MANIFEST_COLUMNS, read_manifest, read_meta
@@ -149,8 +149,21 @@ def test_haar_folders_with_real_faces_no_face_and_broken_video(tmp_path, capsys)
 
 def test_cli_strict_exit_codes(tmp_path, layouts, capsys):
     src = layouts.make_oulu(tmp_path / "src", subjects=("P001",), n=3)
-    argv = ["prepare", str(src), str(tmp_path / "out"), "--format", "oulu", "--detector", "none", "--size", "16",
-            "--workers", "1", "--strict", "--quiet"]
+    argv = [
+        "prepare",
+        str(src),
+        str(tmp_path / "out"),
+        "--format",
+        "oulu",
+        "--detector",
+        "none",
+        "--size",
+        "16",
+        "--workers",
+        "1",
+        "--strict",
+        "--quiet",
+    ]
     assert main(argv) == 0
     assert "6 clips written, 0 skipped" in capsys.readouterr().out
     layouts.write_frames(src / "P001" / "Neutral", 2)

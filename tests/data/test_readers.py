@@ -13,6 +13,7 @@ def reasons(listing):
 
 # --- Oulu-CASIA: OriginalImg/{VL,NI}/{Strong,Weak,Dark}/P001/<Expression>/000.jpeg ---------------
 
+
 @pytest.fixture
 def oulu(tmp_path, layouts):
     strong = layouts.make_oulu(tmp_path / "release", n=3)
@@ -25,8 +26,16 @@ def oulu(tmp_path, layouts):
     return tmp_path / "release", strong
 
 
-@pytest.mark.parametrize("level", ["", "B_OriginalImg", "B_OriginalImg/OriginalImg", "B_OriginalImg/OriginalImg/VL",
-                                   "B_OriginalImg/OriginalImg/VL/Strong"])
+@pytest.mark.parametrize(
+    "level",
+    [
+        "",
+        "B_OriginalImg",
+        "B_OriginalImg/OriginalImg",
+        "B_OriginalImg/OriginalImg/VL",
+        "B_OriginalImg/OriginalImg/VL/Strong",
+    ],
+)
 def test_oulu_src_at_any_level(oulu, level):
     root, _ = oulu
     listing = read_listing("oulu", root / level if level else root)
@@ -65,12 +74,20 @@ def test_oulu_cropped_variant(oulu, layouts):
 
 # --- CK+: cohn-kanade-images/S005/001/*.png + Emotion/S005/001/*_emotion.txt ----------------------
 
+
 @pytest.fixture
 def ckplus(tmp_path, layouts):
-    root = layouts.make_ckplus(tmp_path / "CK+", {
-        ("S005", "001"): 3.0, ("S005", "002"): None, ("S010", "004"): 2.0, ("S010", "006"): 5.0,
-        ("S011", "001"): 0.0, ("S014", "002"): 7.0,
-    })
+    root = layouts.make_ckplus(
+        tmp_path / "CK+",
+        {
+            ("S005", "001"): 3.0,
+            ("S005", "002"): None,
+            ("S010", "004"): 2.0,
+            ("S010", "006"): 5.0,
+            ("S011", "001"): 0.0,
+            ("S014", "002"): 7.0,
+        },
+    )
     (root / "Emotion" / "S099" / "001").mkdir(parents=True)
     (root / "Emotion" / "S099" / "001" / "S099_001_00000009_emotion.txt").write_text("4.0\n")
     (root / "cohn-kanade-images" / ".DS_Store").write_bytes(b"")
@@ -81,8 +98,12 @@ def test_ckplus_labels_by_name_with_contempt(ckplus):
     listing = read_listing("ckplus", ckplus)
     assert listing.classes == [*BASIC6, "contempt"]
     got = {it.clip_id: (it.subject, it.label) for it in listing.items}
-    assert got == {"S005_001": ("S005", "disgust"), "S010_004": ("S010", "contempt"),
-                   "S010_006": ("S010", "happiness"), "S014_002": ("S014", "surprise")}
+    assert got == {
+        "S005_001": ("S005", "disgust"),
+        "S010_004": ("S010", "contempt"),
+        "S010_006": ("S010", "happiness"),
+        "S014_002": ("S014", "surprise"),
+    }
     r = {str(i): why for i, why in listing.skipped}
     assert any(k.endswith("S005/002") and v.startswith("excluded: no emotion label") for k, v in r.items())
     assert any(k.endswith("S011/001") and "neutral" in v and "protocol" in v for k, v in r.items())
@@ -98,14 +119,19 @@ def test_ckplus_no_contempt(ckplus):
 
 # --- DFEW: EmoLabel_DataSplit/test(single-labeled)/set_k.csv + Clip/clip_224x224/00001/ -----------
 
+
 def test_dfew_folds_and_codes(tmp_path, layouts):
     root = layouts.make_dfew(tmp_path / "DFEW", {1: [(1, 1), (2, 3)], 2: [(3, 7), (4, 9)], 5: [(12, 4)]})
     import shutil
+
     shutil.rmtree(root / "Clip" / "clip_224x224" / "00012")
     listing = read_listing("dfew", root)
     got = {it.clip_id: (it.label, it.fold, it.subject) for it in listing.items}
-    assert got == {"00001": ("happiness", "1", "00001"), "00002": ("neutral", "1", "00002"),
-                   "00003": ("fear", "2", "00003")}
+    assert got == {
+        "00001": ("happiness", "1", "00001"),
+        "00002": ("neutral", "1", "00002"),
+        "00003": ("fear", "2", "00003"),
+    }
     assert listing.classes == [*BASIC6, "neutral"]
     why = [r for _, r in listing.skipped]
     assert any("'9' not in the protocol" in r for r in why) and any("no frames folder" in r for r in why)
@@ -120,6 +146,7 @@ def test_dfew_missing_split_file(tmp_path, layouts):
 
 # --- folders: SRC/<class>/<video or frame folder> -----------------------------------------------
 
+
 def test_folders_videos_frame_folders_and_subject_regex(tmp_path, layouts):
     root = tmp_path / "mine"
     layouts.write_video(root / "Happy" / "sub01_take1.mp4", 3)
@@ -131,8 +158,11 @@ def test_folders_videos_frame_folders_and_subject_regex(tmp_path, layouts):
     (root / "Angry" / ".DS_Store").write_bytes(b"")
     listing = read_listing("folders", root, subject_regex=r"(sub\d+)")
     got = {it.clip_id: (it.label, it.subject) for it in listing.items}
-    assert got == {"Angry__sub01_take2": ("anger", "sub01"), "Happy__sub01_take1": ("happiness", "sub01"),
-                   "happy__sub02_take1": ("happiness", "sub02")}
+    assert got == {
+        "Angry__sub01_take2": ("anger", "sub01"),
+        "Happy__sub01_take1": ("happiness", "sub01"),
+        "happy__sub02_take1": ("happiness", "sub02"),
+    }
     assert listing.classes == ["anger", "happiness"]
     r = reasons(listing)
     assert "not a video" in r["readme.txt"] and "single image" in r["still.jpg"]
@@ -150,6 +180,7 @@ def test_folders_refuse_numeric_class_codes(tmp_path, layouts):
 
 
 # --- csv: path,label[,subject][,fold] relative to the CSV ----------------------------------------
+
 
 def test_csv_list_with_and_without_header(tmp_path, layouts):
     layouts.write_frames(tmp_path / "clips" / "Interview" / "Happy" / "0118", 3)

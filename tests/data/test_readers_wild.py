@@ -19,12 +19,23 @@ def _skips(listing):
 @pytest.fixture
 def ferv39k(tmp_path, layouts):
     splits = {
-        "train": ["Interview/Happy/0118,3", "Action/Sad/0010,5", "Action/Fear/0002,9", "Action/Happy/0003,5",
-                  "Talk/Neutral/0001,4"],
+        "train": [
+            "Interview/Happy/0118,3",
+            "Action/Sad/0010,5",
+            "Action/Fear/0002,9",
+            "Action/Happy/0003,5",
+            "Talk/Neutral/0001,4",
+        ],
         "test": ["Action/Angry/0001 Angry", "Interview/Happy/0118 Happy", "Crime/Surprise/0007 surprise"],
     }
-    frames = ["Interview/Happy/0118", "Action/Sad/0010", "Action/Fear/0002", "Action/Happy/0003",
-              "Action/Angry/0001", "Crime/Surprise/0007"]
+    frames = [
+        "Interview/Happy/0118",
+        "Action/Sad/0010",
+        "Action/Fear/0002",
+        "Action/Happy/0003",
+        "Action/Angry/0001",
+        "Crime/Surprise/0007",
+    ]
     # the archive unpacked inside a folder of its own name, as some copies are
     root = layouts.make_ferv39k(tmp_path / "FERV39k", splits, frames)
     (root / "2_ClipsforFaceCrop").rename(root / "tmp")
@@ -52,8 +63,9 @@ def test_ferv39k_split_classes_and_skips(ferv39k):
 
 
 def test_ferv39k_header_row_and_missing_list(tmp_path, layouts):
-    root = layouts.make_ferv39k(tmp_path / "f", {"train": ["Talk/Fear/0001,2"], "test": ["Talk/Fear/0002,2"]},
-                                header="path,label")
+    root = layouts.make_ferv39k(
+        tmp_path / "f", {"train": ["Talk/Fear/0001,2"], "test": ["Talk/Fear/0002,2"]}, header="path,label"
+    )
     assert [it.fold for it in read_listing("ferv39k", root).items] == ["train", "test"]
     (root / "4_setups" / "All_scenes" / "test_All.csv").unlink()
     with pytest.raises(FervidError, match="test_All.csv: FERV39k split file missing"):
@@ -76,8 +88,12 @@ def mafw(tmp_path, layouts):
 def test_mafw_folds_classes_by_name_and_skips(mafw):
     listing = read_listing("mafw", mafw)
     got = {it.clip_id: (it.label, it.fold) for it in listing.items}
-    assert got == {"00001": ("happiness", "1"), "00002": ("anxiety", "1"), "00003": ("helplessness", "2"),
-                   "00006": ("disappointment", "5")}
+    assert got == {
+        "00001": ("happiness", "1"),
+        "00002": ("anxiety", "1"),
+        "00003": ("helplessness", "2"),
+        "00006": ("disappointment", "5"),
+    }
     assert listing.classes == [*BASIC6, "neutral", "contempt", "anxiety", "helplessness", "disappointment"]
     why = _skips(listing)
     assert len(why) == 4
@@ -97,8 +113,11 @@ def test_prepare_ferv39k_and_mafw(ferv39k, mafw, tmp_path):
     rows, skipped, meta = _prepared(tmp_path / "f")
     assert meta["dataset"] == "ferv39k" and meta["classes"] == [*BASIC6, "neutral"]
     assert sorted((r["clip_id"], r["fold"]) for r in rows) == [
-        ("Action__Angry__0001", "test"), ("Action__Sad__0010", "train"), ("Crime__Surprise__0007", "test"),
-        ("Interview__Happy__0118", "train")]
+        ("Action__Angry__0001", "test"),
+        ("Action__Sad__0010", "train"),
+        ("Crime__Surprise__0007", "test"),
+        ("Interview__Happy__0118", "train"),
+    ]
     assert len(skipped) == 4 and all(int(r["n_frames"]) == 3 for r in rows)
 
     prepare(mafw, tmp_path / "m", "mafw", size=16, detector="none", progress=False)

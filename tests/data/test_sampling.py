@@ -20,7 +20,7 @@ def test_length_range_and_order(mode, n):
 def test_uniform_spans_whole_sequence_at_segment_centres():
     idx = sample_indices(160, 16, "uniform")
     np.testing.assert_array_equal(idx, np.arange(16) * 10 + 5)
-    assert sample_indices(160, 16) .tolist() == idx.tolist()  # uniform is the default
+    assert sample_indices(160, 16).tolist() == idx.tolist()  # uniform is the default
 
 
 def test_uniform_equals_segment_without_rng():

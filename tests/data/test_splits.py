@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 
 from fervid.data.manifest import ClipRecord, write_manifest
 from fervid.data.splits import (
-    check_subject_disjoint, fold_record, natural_key, resolve_rule, split_validation, subject_kfold, subjects_of,
+    check_subject_disjoint,
+    fold_record,
+    natural_key,
+    resolve_rule,
+    split_validation,
+    subject_kfold,
+    subjects_of,
 )
 from fervid.errors import FervidError
 

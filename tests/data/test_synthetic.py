@@ -11,7 +11,14 @@ import pytest
 
 from fervid.cli import main
 from fervid.data.synthetic import (
-    EMOTIONS, FOLDERS, PROTOTYPES, generate, make_subject, plan_sequence, render_sequence, render_strip,
+    EMOTIONS,
+    FOLDERS,
+    PROTOTYPES,
+    generate,
+    make_subject,
+    plan_sequence,
+    render_sequence,
+    render_strip,
 )
 from fervid.data.synthetic_render import AU_INDEX, AUS, FaceRenderer
 from fervid.data.synthetic_subject import sample_face
@@ -127,8 +134,9 @@ def loso_predict(x: np.ndarray, y: np.ndarray, subj: np.ndarray) -> np.ndarray:
     return pred
 
 
-def probe_features(*, seed: int, subjects: int, frames: int, size: tuple[int, int],
-                   intensity: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def probe_features(
+    *, seed: int, subjects: int, frames: int, size: tuple[int, int], intensity: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Frame-0 features, motion (last minus first frame) features, labels and subjects.
 
     Also used by benchmarks/synth_bench.py, so the benchmark and this test probe alike.

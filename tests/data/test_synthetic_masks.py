@@ -40,11 +40,14 @@ def _changed_centroid(aus: tuple[str, ...]) -> tuple[np.ndarray, dict[str, float
     return np.array([xs.mean(), ys.mean()]), lines
 
 
-@pytest.mark.parametrize("aus,where", [
-    (("AU12",), "mouth"),  # lip corners up and out
-    (("AU1", "AU2"), "brows"),  # inner and outer brow raised
-    (("AU9",), "nose"),  # nose wrinkled, upper lip lifted
-])
+@pytest.mark.parametrize(
+    "aus,where",
+    [
+        (("AU12",), "mouth"),  # lip corners up and out
+        (("AU1", "AU2"), "brows"),  # inner and outer brow raised
+        (("AU9",), "nose"),  # nose wrinkled, upper lip lifted
+    ],
+)
 def test_masks_mark_where_facs_says_each_au_acts(aus, where):
     (_, y), lines = _changed_centroid(aus)
     if where == "mouth":
@@ -71,8 +74,12 @@ def test_masks_lie_beside_the_frames_which_stay_byte_identical(tmp_path):
     pngs = sorted(p.relative_to(out / MASK_DIR) for p in (out / MASK_DIR).rglob("*.png"))
     assert [p.with_suffix("") for p in pngs] == [p.with_suffix("") for p in jpegs]  # one mask per frame
     for folder in {p.parent for p in pngs}:
-        masks = np.stack([cv2.imread(str(out / MASK_DIR / folder / f"{i:03d}.png"), cv2.IMREAD_GRAYSCALE)
-                          for i in range(len(list((out / MASK_DIR / folder).iterdir())))])
+        masks = np.stack(
+            [
+                cv2.imread(str(out / MASK_DIR / folder / f"{i:03d}.png"), cv2.IMREAD_GRAYSCALE)
+                for i in range(len(list((out / MASK_DIR / folder).iterdir())))
+            ]
+        )
         assert set(np.unique(masks)) <= {0, FACE, CHANGED}
         assert not (masks[0] == CHANGED).any()  # frame 0 is neutral: nothing changed
         assert (masks[-1] == CHANGED).any() and (masks[-1] == FACE).sum() > 100

@@ -5,7 +5,12 @@ import pytest
 import torch
 
 from fervid.data.transforms import (
-    DEFAULT_AUGMENT, IMAGENET_MEAN, IMAGENET_STD, crop_box, resolve_augment, to_model_input,
+    DEFAULT_AUGMENT,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    crop_box,
+    resolve_augment,
+    to_model_input,
     train_transform,
 )
 from fervid.errors import FervidError
@@ -22,8 +27,9 @@ def face_like_frame(size=48, seed=0):
 @pytest.mark.parametrize("seed", range(8))
 def test_identical_frames_stay_identical_after_augmentation(seed):
     clip = np.repeat(face_like_frame()[None], 6, axis=0)  # (6, 48, 48, 3), all frames equal
-    out = train_transform(clip, rng=np.random.default_rng(seed), augment={"rotate": 15, "color_jitter": 0.4},
-                          image_size=32)
+    out = train_transform(
+        clip, rng=np.random.default_rng(seed), augment={"rotate": 15, "color_jitter": 0.4}, image_size=32
+    )
     assert out.shape == (3, 6, 32, 32) and out.dtype == torch.float32
     for t in range(1, 6):
         assert torch.equal(out[:, t], out[:, 0]), "every frame must get the same crop/flip/rotation/colour"
@@ -44,15 +50,14 @@ def test_same_transform_applied_to_different_frames_matches_per_frame_applicatio
     clip = np.stack([face_like_frame(seed=s) for s in range(3)])
     whole = train_transform(clip, rng=np.random.default_rng(11), image_size=40)
     for t in range(3):
-        single = train_transform(clip[t:t + 1], rng=np.random.default_rng(11), image_size=40)
+        single = train_transform(clip[t : t + 1], rng=np.random.default_rng(11), image_size=40)
         torch.testing.assert_close(whole[:, t], single[:, 0])
 
 
 def test_no_augmentation_equals_eval_transform():
     clip = np.stack([face_like_frame(seed=s) for s in range(3)])
     off = {"scale": [1, 1], "ratio": [1, 1], "flip": False, "rotate": 0, "color_jitter": 0}
-    torch.testing.assert_close(train_transform(clip, rng=np.random.default_rng(0), augment=off),
-                               to_model_input(clip))
+    torch.testing.assert_close(train_transform(clip, rng=np.random.default_rng(0), augment=off), to_model_input(clip))
 
 
 def test_to_model_input_scales_normalises_and_resizes():
@@ -66,8 +71,12 @@ def test_to_model_input_scales_normalises_and_resizes():
 
 
 def test_to_model_input_rejects_wrong_layouts():
-    for bad in (np.zeros((4, 8, 8), np.uint8), np.zeros((4, 3, 8, 8), np.uint8),
-                np.zeros((4, 8, 8, 3), np.float32), np.zeros((0, 8, 8, 3), np.uint8)):
+    for bad in (
+        np.zeros((4, 8, 8), np.uint8),
+        np.zeros((4, 3, 8, 8), np.uint8),
+        np.zeros((4, 8, 8, 3), np.float32),
+        np.zeros((0, 8, 8, 3), np.uint8),
+    ):
         with pytest.raises(FervidError):
             to_model_input(bad)
 
@@ -83,7 +92,7 @@ def test_crop_box_respects_scale_ratio_and_bounds():
     for _ in range(200):
         top, left, h, w = crop_box(112, 112, scale=(0.5, 1.0), ratio=(0.9, 1.1), rng=rng)
         assert 0 <= top and top + h <= 112 and 0 <= left and left + w <= 112
-        assert 0.45 <= h * w / 112 ** 2 <= 1.0
+        assert 0.45 <= h * w / 112**2 <= 1.0
     assert crop_box(40, 80, scale=(1, 1), ratio=(1, 1), rng=rng) == (0, 20, 40, 40)
 
 
@@ -105,11 +114,14 @@ def smooth_clip(t=2, h=48, w=56):
     return np.repeat(frame.clip(0, 255).astype(np.uint8)[None], t, axis=0)
 
 
-@pytest.mark.parametrize(("box", "size", "flip", "angle"), [
-    ((4, 6, 40, 44), (48, 48), True, 8.0),    # upscaling crop, flipped, rotated
-    ((0, 0, 48, 56), (24, 24), False, -6.0),  # shrinking crop (area-averaged first)
-    ((5, 5, 30, 30), (30, 30), False, 0.0),   # plain crop
-])
+@pytest.mark.parametrize(
+    ("box", "size", "flip", "angle"),
+    [
+        ((4, 6, 40, 44), (48, 48), True, 8.0),  # upscaling crop, flipped, rotated
+        ((0, 0, 48, 56), (24, 24), False, -6.0),  # shrinking crop (area-averaged first)
+        ((5, 5, 30, 30), (30, 30), False, 0.0),  # plain crop
+    ],
+)
 def test_warp_clip_matches_torchvision_geometry(box, size, flip, angle):
     """One OpenCV warp = torchvision resized_crop -> horizontal_flip -> rotate (reference
     semantics of torchvision transforms/v2/functional), up to interpolation differences."""
@@ -139,8 +151,9 @@ def test_fused_colour_jitter_matches_torchvision_adjustments():
     for b, c, s in [(1.2, 0.8, 1.3), (0.8, 1.2, 0.7), (1.0, 1.0, 0.0)]:
         ref = F.adjust_saturation(F.adjust_contrast(F.adjust_brightness(x, b), c), s)
         ref = F.normalize(ref, list(IMAGENET_MEAN), list(IMAGENET_STD)).permute(1, 0, 2, 3)
-        out = color_normalize(x.permute(1, 0, 2, 3).contiguous() * 255, brightness=b, contrast=c,
-                              saturation=s, pixel_scale=1 / 255)
+        out = color_normalize(
+            x.permute(1, 0, 2, 3).contiguous() * 255, brightness=b, contrast=c, saturation=s, pixel_scale=1 / 255
+        )
         assert out.shape == (3, 4, 20, 24)
         torch.testing.assert_close(out, ref, atol=1e-4, rtol=0)
 

@@ -71,7 +71,8 @@ def inject(spec: str) -> None:
     action, fold, step = spec.split(":")
     make_trainer = fit.make_trainer
     fit.make_trainer = lambda config, fdir, callbacks: make_trainer(
-        config, fdir, [*callbacks, Fault(fdir, action, int(fold), int(step))])
+        config, fdir, [*callbacks, Fault(fdir, action, int(fold), int(step))]
+    )
 
 
 if __name__ == "__main__":

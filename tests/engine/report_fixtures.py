@@ -40,14 +40,34 @@ def write_predictions_of(fdir: Path, fold: int, cm, subject: str, seed: int = 0)
         for j, p in enumerate(predicted):
             probs = [0.1] * len(CLASSES)
             probs[p] = 0.8
-            rows.append({"clip_id": f"f{fold}_{true}_{j}", "subject": subject, "label": true,
-                         "predicted": CLASSES[p], "probs": probs, "fold": fold, "seed": seed})
+            rows.append(
+                {
+                    "clip_id": f"f{fold}_{true}_{j}",
+                    "subject": subject,
+                    "label": true,
+                    "predicted": CLASSES[p],
+                    "probs": probs,
+                    "fold": fold,
+                    "seed": seed,
+                }
+            )
     write_predictions(fdir / "predictions.csv", rows, CLASSES)
 
 
-def make_run(root: Path, *, model: str = "c3d", folds=(0, 1, 2), k: int = 3, seed: int = 0,
-             test_subjects=None, dataset: str = "synth", with_results: bool = False,
-             preprocess: dict = PREPROCESS, fold_data: dict = FOLDS, predictions: bool = False) -> Path:
+def make_run(
+    root: Path,
+    *,
+    model: str = "c3d",
+    folds=(0, 1, 2),
+    k: int = 3,
+    seed: int = 0,
+    test_subjects=None,
+    dataset: str = "synth",
+    with_results: bool = False,
+    preprocess: dict = PREPROCESS,
+    fold_data: dict = FOLDS,
+    predictions: bool = False,
+) -> Path:
     """A run directory with config.yaml, folds.json and fold_XX/result.json for ``folds``
     (``fold_data``: FOLDS or another table of the same shape); ``predictions`` adds each fold's
     predictions.csv; ``with_results`` adds results.json (no plots, to keep tests fast)."""
@@ -58,27 +78,51 @@ def make_run(root: Path, *, model: str = "c3d", folds=(0, 1, 2), k: int = 3, see
     write_meta(prepared, {"dataset": dataset, "classes": CLASSES, "size": 16})
     prepared_info = {"dataset": dataset, "size": 16, "preprocess": preprocess, "options": {}}
     config = {
-        "dataset": None, "seed": seed,
+        "dataset": None,
+        "seed": seed,
         "model": {"name": model, "kwargs": {}},
         "data": {"path": str(prepared), "num_frames": 8, "image_size": 16},
         "protocol": {"folds": k, "rule": "id", "val_subjects": 0.25},
     }
     (root / "config.yaml").write_text(yaml.safe_dump(config))
     subjects = test_subjects or [[f"S{i}"] for i in range(k)]
-    (root / "folds.json").write_text(json.dumps({
-        "rule": "id", "k": k, "seed": seed, "prepared": prepared_info,
-        "folds": [{"fold": i, "train_subjects": [], "val_subjects": [], "test_subjects": subjects[i]}
-                  for i in range(k)],
-    }))
+    (root / "folds.json").write_text(
+        json.dumps(
+            {
+                "rule": "id",
+                "k": k,
+                "seed": seed,
+                "prepared": prepared_info,
+                "folds": [
+                    {"fold": i, "train_subjects": [], "val_subjects": [], "test_subjects": subjects[i]}
+                    for i in range(k)
+                ],
+            }
+        )
+    )
     for i in folds:
         f = fold_data[i]
         result = {
-            "fold": i, "accuracy": f["accuracy"], "uar": f["uar"], "macro_f1": f["macro_f1"],
-            "confusion_matrix": f["cm"], "n_test": sum(map(sum, f["cm"])),
+            "fold": i,
+            "accuracy": f["accuracy"],
+            "uar": f["uar"],
+            "macro_f1": f["macro_f1"],
+            "confusion_matrix": f["cm"],
+            "n_test": sum(map(sum, f["cm"])),
             "selection": f"best val UAR (epoch {i + 1} of 3) on 1 held-out training subject",
-            "selected_epoch": i + 1, "epochs_run": 3, "train_time_s": 10.0 * (i + 1),
-            "history": [{"epoch": e, "train_loss": 1.0 / (e + 1), "val_loss": 1.2 / (e + 1),
-                         "val_uar": 0.3 + 0.1 * e, "lr": 1e-3} for e in range(3)],
+            "selected_epoch": i + 1,
+            "epochs_run": 3,
+            "train_time_s": 10.0 * (i + 1),
+            "history": [
+                {
+                    "epoch": e,
+                    "train_loss": 1.0 / (e + 1),
+                    "val_loss": 1.2 / (e + 1),
+                    "val_uar": 0.3 + 0.1 * e,
+                    "lr": 1e-3,
+                }
+                for e in range(3)
+            ],
         }
         (root / f"fold_{i:02d}").mkdir(exist_ok=True)
         (root / f"fold_{i:02d}" / "result.json").write_text(json.dumps(result))

@@ -26,15 +26,35 @@ from tiny_prepared import make_prepared
 from fervid.cli import main
 
 DRIVER = str(Path(__file__).with_name("fault_driver.py"))
-SETTINGS = ["model.kwargs={channels: [8, 16], hidden: 32}", "data.num_frames=8", "data.image_size=32",
-            "batch_size=3", "data.num_workers=0", "trainer.progress_bar=false", "optim.lr=3e-3",
-            "trainer.checkpoint_every_n_steps=2"]
+SETTINGS = [
+    "model.kwargs={channels: [8, 16], hidden: 32}",
+    "data.num_frames=8",
+    "data.image_size=32",
+    "batch_size=3",
+    "data.num_workers=0",
+    "trainer.progress_bar=false",
+    "optim.lr=3e-3",
+    "trainer.checkpoint_every_n_steps=2",
+]
 KEYS = ("accuracy", "uar", "macro_f1", "confusion_matrix", "selection", "selected_epoch", "history")
 
 
 def train_args(base: Path, run_dir: Path, *extra) -> list[str]:
-    args = ["train", str(base / "cfg.yaml"), "--data", str(base / "data"), "--folds", "2", "--fold", "1",
-            "--epochs", "2", "--run-dir", str(run_dir), *extra]
+    args = [
+        "train",
+        str(base / "cfg.yaml"),
+        "--data",
+        str(base / "data"),
+        "--folds",
+        "2",
+        "--fold",
+        "1",
+        "--epochs",
+        "2",
+        "--run-dir",
+        str(run_dir),
+        *extra,
+    ]
     for s in SETTINGS:
         args += ["--set", s]
     return args
@@ -43,7 +63,9 @@ def train_args(base: Path, run_dir: Path, *extra) -> list[str]:
 def fervid(args, fault: str | None = None, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
     launcher = [DRIVER] if fault else ["-m", "fervid"]
     env = {**os.environ, "PYTHONHASHSEED": "0", **(env or {}), **({"FERVID_FAULT": fault} if fault else {})}
-    return subprocess.run([sys.executable, *launcher, *args], env=env, capture_output=True, text=True, check=False, **kw)
+    return subprocess.run(
+        [sys.executable, *launcher, *args], env=env, capture_output=True, text=True, check=False, **kw
+    )
 
 
 def outcome(run_dir: Path) -> dict:
@@ -93,9 +115,12 @@ def test_preemption_saves_prints_the_resume_command_and_resumes_exactly(base, tm
 
 def test_a_second_writer_is_refused_naming_the_first(base, tmp_path, capsys):
     run, marker = tmp_path / "run", tmp_path / "holding"
-    first = subprocess.Popen([sys.executable, DRIVER, *train_args(base, run)], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, env={**os.environ, "FERVID_FAULT": "hold:1:1",
-                                                             "FERVID_MARKER": str(marker)})
+    first = subprocess.Popen(
+        [sys.executable, DRIVER, *train_args(base, run)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "FERVID_FAULT": "hold:1:1", "FERVID_MARKER": str(marker)},
+    )
     try:
         deadline = time.monotonic() + 120
         while not marker.exists():  # the first is inside fold 1's training, holding its lock

@@ -20,8 +20,12 @@ def test_compare_two_runs_writes_markdown_csv_png(tmp_path, capsys):
     assert md in printed
     lines = md.splitlines()
     assert lines[0].startswith("| model | dataset | protocol | folds | accuracy (%) | UAR (%)")
-    assert lines[2].startswith("| c3d | synth | 3-fold subject-independent, rule id | 3/3 | 75.0 ± 25.0 | 77.8 ± 25.5 |")
-    assert lines[3].startswith("| tsm | synth | 3-fold subject-independent, rule id | 2/3 | 87.5 ± 17.7 | 91.7 ± 11.8 |")
+    assert lines[2].startswith(
+        "| c3d | synth | 3-fold subject-independent, rule id | 3/3 | 75.0 ± 25.0 | 77.8 ± 25.5 |"
+    )
+    assert lines[3].startswith(
+        "| tsm | synth | 3-fold subject-independent, rule id | 2/3 | 87.5 ± 17.7 | 91.7 ± 11.8 |"
+    )
     assert "Incomplete runs (mean over the folds present only): tsm." in md
     with open(out.with_suffix(".csv"), newline="") as f:
         rows = list(csv.DictReader(f))
@@ -72,15 +76,24 @@ def test_compare_warns_when_preprocessing_differs(tmp_path):
     assert "prepared differently" not in (tmp_path / "same.md").read_text()
 
 
-PERFECT = {i: {**f, "cm": [[sum(row) if r == c else 0 for c in range(3)] for r, row in enumerate(f["cm"])],
-               "accuracy": 1.0, "uar": 1.0, "macro_f1": 1.0} for i, f in FOLDS.items()}
+PERFECT = {
+    i: {
+        **f,
+        "cm": [[sum(row) if r == c else 0 for c in range(3)] for r, row in enumerate(f["cm"])],
+        "accuracy": 1.0,
+        "uar": 1.0,
+        "macro_f1": 1.0,
+    }
+    for i, f in FOLDS.items()
+}
 
 
 def test_paired_tests_against_the_best_run_in_table_and_csv(tmp_path, capsys):
     a = make_run(tmp_path / "a", model="c3d", predictions=True, with_results=True)
     best = make_run(tmp_path / "best", model="tsm", fold_data=PERFECT, predictions=True, with_results=True)
-    other = make_run(tmp_path / "other", model="vivit", preprocess={"detector": "none"}, predictions=True,
-                     with_results=True)
+    other = make_run(
+        tmp_path / "other", model="vivit", preprocess={"detector": "none"}, predictions=True, with_results=True
+    )
     out = tmp_path / "t.md"
     assert main(["compare", str(a), str(best), str(other), "--out", str(out)]) == 0
     md = out.read_text()
@@ -108,7 +121,9 @@ def test_paired_tests_against_the_best_run_in_table_and_csv(tmp_path, capsys):
 
 
 def _table(seeds, clips, wrong=()):
-    return ["x", "y"], {(s, c): {"label": "x", "predicted": "y" if (s, c) in wrong else "x"} for s in seeds for c in clips}
+    return ["x", "y"], {
+        (s, c): {"label": "x", "predicted": "y" if (s, c) in wrong else "x"} for s in seeds for c in clips
+    }
 
 
 def test_pairing_by_seed_and_clip_and_what_is_not_tested():
@@ -122,7 +137,10 @@ def test_pairing_by_seed_and_clip_and_what_is_not_tested():
     assert t["tested"] and t["seeds"] == [0, 1] and t["n_clips"] == 12  # seed 2 is the base run's alone
     assert (t["b"], t["c"]) == (3, 0) and t["mcnemar_p_per_seed"] == {"0": 0.5, "1": 1.0} and t["mcnemar_p"] == 1.0
     assert t["accuracy_diff"][0] == pytest.approx(-3 / 24)
-    assert paired_comparison(res, res, base, _table([5], clips))["reason"] == "no seed in common (seeds 0, 1, 2 vs seeds 5)"
+    assert (
+        paired_comparison(res, res, base, _table([5], clips))["reason"]
+        == "no seed in common (seeds 0, 1, 2 vs seeds 5)"
+    )
     assert "scored clips differ" in paired_comparison(res, res, base, _table([0], clips[:-1]))["reason"]
     other_folds = {**res, "split": {**res["split"], "test_subjects_sha1": "def"}}
     assert paired_comparison(res, other_folds, base, base)["reason"] == "test folds differ"

@@ -50,8 +50,10 @@ def test_packaged_config_loads_and_builds(name):
 
 
 def test_overrides_are_yaml_typed():
-    config = load_config("synth/c3d", ["seed=7", "optim.lr=3e-4", "trainer.early_stopping=5",
-                                       "model.kwargs={hidden: 16}", "data.augment=false"])
+    config = load_config(
+        "synth/c3d",
+        ["seed=7", "optim.lr=3e-4", "trainer.early_stopping=5", "model.kwargs={hidden: 16}", "data.augment=false"],
+    )
     assert config["seed"] == 7 and config["optim"]["lr"] == pytest.approx(3e-4)
     assert config["trainer"]["early_stopping"] == 5
     assert config["model"]["kwargs"] == {"channels": [16, 32], "hidden": 16, "conv_dropout": 0.0, "dropout": 0.0}
@@ -62,14 +64,17 @@ def test_overrides_are_yaml_typed():
     assert parse_override("data.path=/a:b") == {"data": {"path": "/a:b"}}
 
 
-@pytest.mark.parametrize("override, message", [
-    ("optim.lrr=1", "unknown config key 'optim.lrr'"),
-    ("epochs=0", "epochs must be an integer >= 1"),
-    ("protocol.val_subjects=1.5", "protocol.val_subjects"),
-    ("nonsense", "expected key=value"),
-    ("data=3", "data must be a mapping"),
-    ("optim.name=adam", "optim.name 'adam' is not supported"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("optim.lrr=1", "unknown config key 'optim.lrr'"),
+        ("epochs=0", "epochs must be an integer >= 1"),
+        ("protocol.val_subjects=1.5", "protocol.val_subjects"),
+        ("nonsense", "expected key=value"),
+        ("data=3", "data must be a mapping"),
+        ("optim.name=adam", "optim.name 'adam' is not supported"),
+    ],
+)
 def test_bad_overrides_are_one_line_errors(override, message):
     with pytest.raises(FervidError, match=message):
         load_config("synth/c3d", [override])
@@ -99,9 +104,18 @@ def test_optimiser_choice_reaches_the_module(name, kind):
     from fervid.engine.module import ClipClassifier
 
     config = load_config("synth/c3d", [f"optim.name={name}", "optim.lr=0.05", "optim.weight_decay=0.01"])
-    module = ClipClassifier(torch.nn.Linear(4, 2), num_classes=2, optimizer=config["optim"]["name"],
-                            lr=config["optim"]["lr"], weight_decay=config["optim"]["weight_decay"],
-                            warmup_epochs=0, min_lr_ratio=0.1, steps_per_epoch=2, epochs=2, fold=0)
+    module = ClipClassifier(
+        torch.nn.Linear(4, 2),
+        num_classes=2,
+        optimizer=config["optim"]["name"],
+        lr=config["optim"]["lr"],
+        weight_decay=config["optim"]["weight_decay"],
+        warmup_epochs=0,
+        min_lr_ratio=0.1,
+        steps_per_epoch=2,
+        epochs=2,
+        fold=0,
+    )
     optimizer = module.configure_optimizers()["optimizer"]
     assert type(optimizer) is kind and optimizer.defaults["lr"] == 0.05
     decay, no_decay = optimizer.param_groups  # weight matrix decays, bias does not
@@ -121,8 +135,14 @@ def test_config_of_an_older_run_reads_new_keys_as_their_defaults():
 
 
 def test_protocol_keys_are_checked():
-    for bad in ("protocol.seeds=[1, 1]", "protocol.seeds=[-1]", "protocol.seeds=[a]", "protocol.test_crops=2",
-                "protocol.test_views=0", "protocol.rule=clips"):
+    for bad in (
+        "protocol.seeds=[1, 1]",
+        "protocol.seeds=[-1]",
+        "protocol.seeds=[a]",
+        "protocol.test_crops=2",
+        "protocol.test_views=0",
+        "protocol.rule=clips",
+    ):
         with pytest.raises(FervidError, match="protocol"):
             load_config("synth/c3d", [bad])
     assert load_config("synth/c3d", ["protocol.seeds=4"])["protocol"]["seeds"] == [4]

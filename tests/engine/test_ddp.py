@@ -17,23 +17,44 @@ import sys
 
 import pytest
 from safetensors.torch import load_file
-
 from tiny_prepared import make_prepared
 
-SETTINGS = ["model.kwargs={patch_size: 8, embed_dim: 32, depth: 1, num_heads: 2, drop_path_rate: 0.0}",
-            "data.num_frames=4", "data.image_size=32", "batch_size=6", "data.num_workers=0",
-            "trainer.progress_bar=false", "optim.lr=1e-3"]
+SETTINGS = [
+    "model.kwargs={patch_size: 8, embed_dim: 32, depth: 1, num_heads: 2, drop_path_rate: 0.0}",
+    "data.num_frames=4",
+    "data.image_size=32",
+    "batch_size=6",
+    "data.num_workers=0",
+    "trainer.progress_bar=false",
+    "optim.lr=1e-3",
+]
 
 
 def train(tmp_path, run_dir, launcher):
-    cmd = [*launcher, "-m", "fervid", "train", str(tmp_path / "cfg.yaml"), "--data", str(tmp_path / "data"),
-           "--folds", "2", "--fold", "0", "--epochs", "2", "--run-dir", str(run_dir)]
+    cmd = [
+        *launcher,
+        "-m",
+        "fervid",
+        "train",
+        str(tmp_path / "cfg.yaml"),
+        "--data",
+        str(tmp_path / "data"),
+        "--folds",
+        "2",
+        "--fold",
+        "0",
+        "--epochs",
+        "2",
+        "--run-dir",
+        str(run_dir),
+    ]
     for s in SETTINGS:
         cmd += ["--set", s]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     # Own process group, so a hung run's workers die with their launcher.
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         out, err = proc.communicate(timeout=180)
     except subprocess.TimeoutExpired:
@@ -48,8 +69,11 @@ def test_two_processes_agree_with_one(tmp_path):
     make_prepared(tmp_path / "data")
     (tmp_path / "cfg.yaml").write_text("dataset: tiny\nmodel: {name: timesformer}\n")
     train(tmp_path, tmp_path / "one", [sys.executable])
-    log = train(tmp_path, tmp_path / "two",
-                [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"])
+    log = train(
+        tmp_path,
+        tmp_path / "two",
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"],
+    )
     assert "MEMBER: 2/2" in log and "distributed_backend=gloo" in log
 
     one, two = (json.loads((tmp_path / d / "fold_00" / "result.json").read_text()) for d in ("one", "two"))

@@ -9,8 +9,9 @@ from fervid.engine.demo import run_demo
 
 def test_demo_pipeline_writes_the_comparison(tmp_path):
     lines = []
-    rows = run_demo(tmp_path / "demo", models=("c3d",), folds=2, subjects=6, epochs=1, workers=1,
-                    log=lambda s: lines.append(str(s)))
+    rows = run_demo(
+        tmp_path / "demo", models=("c3d",), folds=2, subjects=6, epochs=1, workers=1, log=lambda s: lines.append(str(s))
+    )
     out = tmp_path / "demo"
     assert (out / "synth" / "synth.json").is_file() and (out / "prepared" / "manifest.csv").is_file()
     assert len(rows) == 1 and rows[0]["model"] == "c3d" and rows[0]["folds"] == "2/2"
@@ -22,6 +23,7 @@ def test_demo_pipeline_writes_the_comparison(tmp_path):
     assert any("c3d: accuracy" in s for s in lines)
     # A second call reuses data and finished folds.
     lines.clear()
-    run_demo(tmp_path / "demo", models=("c3d",), folds=2, subjects=6, epochs=1, workers=1,
-             log=lambda s: lines.append(str(s)))
+    run_demo(
+        tmp_path / "demo", models=("c3d",), folds=2, subjects=6, epochs=1, workers=1, log=lambda s: lines.append(str(s))
+    )
     assert sum("finished earlier, skipped" in s for s in lines) == 2

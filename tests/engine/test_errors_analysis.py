@@ -15,15 +15,30 @@ from fervid.errors import FervidError
 def row(clip, label, predicted, p_true, fold=0, seed=0):
     probs = [(1 - p_true) / 2] * 3
     probs[CLASSES.index(label)] = p_true
-    return {"clip_id": clip, "subject": clip[:2], "label": label, "predicted": predicted, "probs": probs,
-            "fold": fold, "seed": seed}
+    return {
+        "clip_id": clip,
+        "subject": clip[:2],
+        "label": label,
+        "predicted": predicted,
+        "probs": probs,
+        "fold": fold,
+        "seed": seed,
+    }
 
 
 def test_confusions_and_hardest_clips_over_seeds():
-    seed0 = [row("s1_a", "anger", "happiness", 0.2), row("s1_b", "anger", "surprise", 0.3),
-             row("s2_a", "anger", "anger", 0.9), row("s2_b", "happiness", "anger", 0.1)]
-    seed1 = [row("s1_a", "anger", "happiness", 0.3, seed=1), row("s1_b", "anger", "anger", 0.6, seed=1),
-             row("s2_a", "anger", "anger", 0.8, seed=1), row("s2_b", "happiness", "happiness", 0.7, seed=1)]
+    seed0 = [
+        row("s1_a", "anger", "happiness", 0.2),
+        row("s1_b", "anger", "surprise", 0.3),
+        row("s2_a", "anger", "anger", 0.9),
+        row("s2_b", "happiness", "anger", 0.1),
+    ]
+    seed1 = [
+        row("s1_a", "anger", "happiness", 0.3, seed=1),
+        row("s1_b", "anger", "anger", 0.6, seed=1),
+        row("s2_a", "anger", "anger", 0.8, seed=1),
+        row("s2_b", "happiness", "happiness", 0.7, seed=1),
+    ]
     e = error_analysis([(CLASSES, seed0), (CLASSES, seed1)], top_pairs=1)
     assert e["n_scored"] == 8 and e["n_clips"] == 4 and e["classes"] == CLASSES
     anger, happiness = e["confusions"]  # surprise has no clip
@@ -32,9 +47,17 @@ def test_confusions_and_hardest_clips_over_seeds():
     assert happiness["predicted_as"] == [{"class": "anger", "count": 1, "fraction": 0.5}]
     # s1_a wrong twice; then s2_b and s1_b once each, s2_b the more confidently wrong (p_true 0.4 < 0.45)
     assert [h["clip_id"] for h in e["hardest"]] == ["s1_a", "s2_b", "s1_b"]
-    assert e["hardest"][0] == {"clip_id": "s1_a", "subject": "s1", "label": "anger", "wrong": 2, "scored": 2,
-                               "predicted_as": {"happiness": 2}, "p_true": pytest.approx(0.25), "folds": [0],
-                               "seeds": [0, 1]}
+    assert e["hardest"][0] == {
+        "clip_id": "s1_a",
+        "subject": "s1",
+        "label": "anger",
+        "wrong": 2,
+        "scored": 2,
+        "predicted_as": {"happiness": 2},
+        "p_true": pytest.approx(0.25),
+        "folds": [0],
+        "seeds": [0, 1],
+    }
     json.dumps(e)  # plain data
     with pytest.raises(FervidError, match="classes"):
         error_analysis([(CLASSES, seed0), (CLASSES[::-1], seed1)])

@@ -39,18 +39,40 @@ def run(tmp_path):
     model = create_model("c3d", num_classes=3, num_frames=8, image_size=16)
     with torch.no_grad():  # spread the logits so the untrained model predicts several classes
         model.head.weight.mul_(50)
-    meta = CheckpointMeta(model="c3d", num_classes=3, num_frames=8, image_size=16, classes=MODEL_CLASSES,
-                          mean=[0.5] * 3, std=[0.25] * 3, sampling="uniform",
-                          extra={"dataset": "tiny", "fold": 1, "test_subjects": ["S2"]})
+    meta = CheckpointMeta(
+        model="c3d",
+        num_classes=3,
+        num_frames=8,
+        image_size=16,
+        classes=MODEL_CLASSES,
+        mean=[0.5] * 3,
+        std=[0.25] * 3,
+        sampling="uniform",
+        extra={"dataset": "tiny", "fold": 1, "test_subjects": ["S2"]},
+    )
     ckpt = tmp_path / "run" / "fold_01" / "model.safetensors"
     save_checkpoint(ckpt, model, meta)
-    (tmp_path / "run" / "folds.json").write_text(json.dumps({"rule": "id", "k": 2, "seed": 0, "folds": [
-        {"fold": 0, "train_subjects": ["S2"], "val_subjects": [], "test_subjects": ["S1", "S3"]},
-        {"fold": 1, "train_subjects": ["S1", "S3"], "val_subjects": [], "test_subjects": ["S2"]},
-    ]}))
-    data = make_prepared(tmp_path / "prepared", {
-        "S1": ["anger", "happiness", "surprise"], "S2": ["surprise", "anger", "happiness", "anger"], "S3": ["happiness"],
-    })
+    (tmp_path / "run" / "folds.json").write_text(
+        json.dumps(
+            {
+                "rule": "id",
+                "k": 2,
+                "seed": 0,
+                "folds": [
+                    {"fold": 0, "train_subjects": ["S2"], "val_subjects": [], "test_subjects": ["S1", "S3"]},
+                    {"fold": 1, "train_subjects": ["S1", "S3"], "val_subjects": [], "test_subjects": ["S2"]},
+                ],
+            }
+        )
+    )
+    data = make_prepared(
+        tmp_path / "prepared",
+        {
+            "S1": ["anger", "happiness", "surprise"],
+            "S2": ["surprise", "anger", "happiness", "anger"],
+            "S3": ["happiness"],
+        },
+    )
     return ckpt, data
 
 
@@ -73,8 +95,10 @@ def test_metrics_match_running_the_model(run):
     preds, targets = direct_scores(ckpt, data, range(8))
     assert len(set(preds)) > 1  # the test means something only if predictions vary
     assert r["n_test"] == 8 and r["classes"] == MODEL_CLASSES
-    assert r["notes"] == ["2 of 3 scored subjects are outside the checkpoint's test fold (fold 1): "
-                          "they may have been trained on, so this is not a held-out score"]
+    assert r["notes"] == [
+        "2 of 3 scored subjects are outside the checkpoint's test fold (fold 1): "
+        "they may have been trained on, so this is not a held-out score"
+    ]
     assert r["accuracy"] == pytest.approx(float((preds == targets).mean()))
     cm = np.zeros((3, 3), dtype=int)
     np.add.at(cm, (targets, preds), 1)
@@ -100,8 +124,10 @@ def test_not_held_out_note_compares_subjects_not_dataset_names(run):
     meta.extra["dataset"] = "oulu"  # unlike the prepared data's "tiny"
     save_checkpoint(ckpt, model, meta)
     r = evaluate_checkpoint(ckpt, data)
-    assert r["notes"] == ["2 of 3 scored subjects are outside the checkpoint's test fold (fold 1): "
-                          "they may have been trained on, so this is not a held-out score"]
+    assert r["notes"] == [
+        "2 of 3 scored subjects are outside the checkpoint's test fold (fold 1): "
+        "they may have been trained on, so this is not a held-out score"
+    ]
     assert evaluate_checkpoint(ckpt, data, fold=1)["notes"] == []
 
 

@@ -5,15 +5,21 @@ from __future__ import annotations
 import json
 
 import pytest
+from tiny_prepared import TINY_C3D, make_prepared
 
 from fervid.engine.config import load_config
 from fervid.engine.fit import train_run
 from fervid.engine.resumable import EpochBatchSampler
 from fervid.errors import FervidError
-from tiny_prepared import TINY_C3D, make_prepared
 
-FAST = ["data.num_workers=0", "trainer.progress_bar=false", "optim.lr=3e-3", "batch_size=6",
-        "protocol.folds=2", "epochs=10"]
+FAST = [
+    "data.num_workers=0",
+    "trainer.progress_bar=false",
+    "optim.lr=3e-3",
+    "batch_size=6",
+    "protocol.folds=2",
+    "epochs=10",
+]
 
 
 def tiny_config(tmp_path, *extra):
@@ -50,8 +56,18 @@ def test_run_dir_schema(run):
     assert (rd / "config.yaml").is_file()
     for i in range(2):
         r = json.loads((rd / f"fold_{i:02d}" / "result.json").read_text())
-        for key in ("fold", "accuracy", "uar", "macro_f1", "confusion_matrix", "n_test", "selection",
-                    "epochs_run", "train_time_s", "history"):
+        for key in (
+            "fold",
+            "accuracy",
+            "uar",
+            "macro_f1",
+            "confusion_matrix",
+            "n_test",
+            "selection",
+            "epochs_run",
+            "train_time_s",
+            "history",
+        ):
             assert key in r
         assert r["epochs_run"] == 10 and len(r["history"]) == 10
         assert set(r["history"][0]) == {"epoch", "train_loss", "val_loss", "val_uar", "lr"}
@@ -91,11 +107,20 @@ def test_predictions_csv_gives_the_fold_metrics_to_the_last_digit(run, tmp_path)
         assert {(r["fold"], r["seed"]) for r in rows} == {(i, 0)}
         assert all(abs(sum(r["probs"]) - 1) < 1e-4 for r in rows)
     # evaluate writes the same rows for the same checkpoint and clips
-    evaluate_checkpoint(tmp / "run" / "fold_01" / "model.safetensors", tmp / "data", fold=1, batch_size=6,
-                        predictions=tmp_path / "again.csv")
-    mine, theirs = read_predictions(tmp_path / "again.csv")[1], read_predictions(tmp / "run" / "fold_01" / "predictions.csv")[1]
-    assert [(r["clip_id"], r["label"], r["predicted"]) for r in mine] == [(r["clip_id"], r["label"], r["predicted"])
-                                                                         for r in theirs]
+    evaluate_checkpoint(
+        tmp / "run" / "fold_01" / "model.safetensors",
+        tmp / "data",
+        fold=1,
+        batch_size=6,
+        predictions=tmp_path / "again.csv",
+    )
+    mine, theirs = (
+        read_predictions(tmp_path / "again.csv")[1],
+        read_predictions(tmp / "run" / "fold_01" / "predictions.csv")[1],
+    )
+    assert [(r["clip_id"], r["label"], r["predicted"]) for r in mine] == [
+        (r["clip_id"], r["label"], r["predicted"]) for r in theirs
+    ]
     assert [p for r in mine for p in r["probs"]] == pytest.approx([p for r in theirs for p in r["probs"]], abs=1e-5)
 
 
@@ -141,11 +166,23 @@ def test_validation_ties_keep_the_later_epoch(tmp_path):
     the later epoch is kept (Lightning's ModelCheckpoint alone keeps the first)."""
     make_prepared(tmp_path / "data", subjects=4)
     (tmp_path / "cfg.yaml").write_text("dataset: tiny\nmodel: {name: vivit}\n")
-    vit = ("model.kwargs={patch_size: 16, embed_dim: 16, depth: 1, num_heads: 2, temporal_depth: 1, "
-           "temporal_heads: 2, temporal_mlp_dim: 16, head_hidden: 8}")
-    config = load_config(tmp_path / "cfg.yaml", [vit, "data.num_frames=4", "data.image_size=32", *FAST,
-                                                 f"data.path={tmp_path / 'data'}", "optim.lr=0", "epochs=3",
-                                                 "protocol.val_subjects=0.3"])
+    vit = (
+        "model.kwargs={patch_size: 16, embed_dim: 16, depth: 1, num_heads: 2, temporal_depth: 1, "
+        "temporal_heads: 2, temporal_mlp_dim: 16, head_hidden: 8}"
+    )
+    config = load_config(
+        tmp_path / "cfg.yaml",
+        [
+            vit,
+            "data.num_frames=4",
+            "data.image_size=32",
+            *FAST,
+            f"data.path={tmp_path / 'data'}",
+            "optim.lr=0",
+            "epochs=3",
+            "protocol.val_subjects=0.3",
+        ],
+    )
     train_run(config, tmp_path / "run", folds=[0])
     r = json.loads((tmp_path / "run" / "fold_00" / "result.json").read_text())
     assert len({h["val_uar"] for h in r["history"]}) == 1
@@ -176,8 +213,14 @@ def test_ferv39k_style_split_trains_once_on_train_and_tests_once_on_test_with_vi
     from fervid.engine.predictions import read_predictions
 
     make_prepared(tmp_path / "data", subjects=6, fold=lambda s: "test" if s >= 4 else "train")
-    config = tiny_config(tmp_path, "protocol.folds=null", "epochs=1", "protocol.val_subjects=0.3",
-                         "protocol.test_views=2", "protocol.test_crops=3")
+    config = tiny_config(
+        tmp_path,
+        "protocol.folds=null",
+        "epochs=1",
+        "protocol.val_subjects=0.3",
+        "protocol.test_views=2",
+        "protocol.test_crops=3",
+    )
     results = train_run(config, tmp_path / "run")
     folds = json.loads((tmp_path / "run" / "folds.json").read_text())
     [fold] = folds["folds"]
@@ -190,8 +233,9 @@ def test_ferv39k_style_split_trains_once_on_train_and_tests_once_on_test_with_vi
     assert "rule 'holdout'" in md and "2 evenly spaced temporal views × 3 spatial crops" in md
     _, rows = read_predictions(tmp_path / "run" / "fold_00" / "predictions.csv")
     assert sorted(r["subject"] for r in rows) == ["P005"] * 6 + ["P006"] * 6
-    again = evaluate_checkpoint(tmp_path / "run" / "fold_00" / "model.safetensors", tmp_path / "data", fold=0,
-                                batch_size=6)
+    again = evaluate_checkpoint(
+        tmp_path / "run" / "fold_00" / "model.safetensors", tmp_path / "data", fold=0, batch_size=6
+    )
     assert (again["test_views"], again["test_crops"]) == (2, 3)
     assert again["confusion_matrix"] == results["folds"][0]["confusion_matrix"]
     with pytest.raises(FervidError, match="protocol.folds=5 contradicts the data.*train/test split"):
@@ -211,4 +255,3 @@ def test_sampler_shards_global_batches_and_resumes():
     assert list(s) == epoch1[3:]  # resumed epoch replays the rest of the same order
     assert list(s) == epoch1  # the offset applies once
     assert sorted(i for b in one for _, i in b) == list(range(20))
-

@@ -4,17 +4,17 @@ the prepared data's class names, which its checkpoint keeps for predict."""
 from __future__ import annotations
 
 import pytest
+from tiny_prepared import make_prepared
 
 from fervid.checkpoint import load_checkpoint
 from fervid.classes import BASIC6
 from fervid.engine.config import load_config
 from fervid.engine.fit import train_run
 from fervid.errors import FervidError
-from tiny_prepared import make_prepared
 
 KWARGS = {
     "clip": "{patch_size: 8, width: 32, depth: 1, heads: 2, embed_dim: 16, temporal_heads: 2, temporal_mlp_dim: 32, "
-            "head: text, n_ctx: 2, text_width: 32, text_depth: 1, text_heads: 2, context_length: 12}",
+    "head: text, n_ctx: 2, text_width: 32, text_depth: 1, text_heads: 2, context_length: 12}",
     "videomae": "{patch_size: 8, embed_dim: 32, depth: 1, num_heads: 2}",
 }
 
@@ -22,9 +22,22 @@ KWARGS = {
 def _config(tmp_path, name, *extra):
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text(f"dataset: tiny\nmodel: {{name: {name}}}\n")
-    return load_config(cfg, [f"model.kwargs={KWARGS[name]}", "data.num_frames=4", "data.image_size=32",
-                             "data.num_workers=0", "trainer.progress_bar=false", "batch_size=6", "epochs=1",
-                             "protocol.folds=2", "protocol.val_subjects=0", f"data.path={tmp_path / 'data'}", *extra])
+    return load_config(
+        cfg,
+        [
+            f"model.kwargs={KWARGS[name]}",
+            "data.num_frames=4",
+            "data.image_size=32",
+            "data.num_workers=0",
+            "trainer.progress_bar=false",
+            "batch_size=6",
+            "epochs=1",
+            "protocol.folds=2",
+            "protocol.val_subjects=0",
+            f"data.path={tmp_path / 'data'}",
+            *extra,
+        ],
+    )
 
 
 @pytest.mark.parametrize("name", ["clip", "videomae"])

@@ -75,8 +75,15 @@ def test_under_slurm_lightning_leaves_the_signals_to_fervid(monkeypatch):
     assert [type(p) for p in trainer_plugins()] == [AtomicCheckpointIO]  # no SLURM here
     monkeypatch.setenv("SLURM_NTASKS", "1")
     monkeypatch.setenv("SLURM_JOB_NAME", "train")
-    trainer = L.Trainer(plugins=trainer_plugins(), accelerator="cpu", devices=1, logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer = L.Trainer(
+        plugins=trainer_plugins(),
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     env = trainer._accelerator_connector.cluster_environment
     assert isinstance(env, SLURMEnvironment) and env.auto_requeue is False  # no mid-step hpc_ckpt, no requeue
     assert isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO)

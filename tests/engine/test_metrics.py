@@ -50,9 +50,11 @@ def test_bad_input_is_a_fervid_error():
 
 
 def test_summarize_mean_and_sample_std():
-    folds = [{"accuracy": 0.5, "uar": 0.4, "macro_f1": 0.3},
-             {"accuracy": 0.7, "uar": 0.6, "macro_f1": 0.5},
-             {"accuracy": 0.9, "uar": 0.8, "macro_f1": 0.4}]
+    folds = [
+        {"accuracy": 0.5, "uar": 0.4, "macro_f1": 0.3},
+        {"accuracy": 0.7, "uar": 0.6, "macro_f1": 0.5},
+        {"accuracy": 0.9, "uar": 0.8, "macro_f1": 0.4},
+    ]
     mean, std = summarize(folds)
     assert mean["accuracy"] == pytest.approx(0.7)
     assert std["accuracy"] == pytest.approx(0.2)  # sqrt((0.04 + 0 + 0.04) / (3 - 1))

@@ -6,11 +6,11 @@ A tiny model and a temporary registered entry stand in for the study's (the same
 from __future__ import annotations
 
 import torch
+from tiny_prepared import make_prepared
 
 from fervid.cli import main
 from fervid.models import create_model, hub
 from fervid.models.hub import Url, Weights
-from tiny_prepared import make_prepared
 
 MEAN, STD = (0.3, 0.3, 0.3), (0.2, 0.2, 0.2)
 CONFIG = """dataset: tiny
@@ -29,8 +29,16 @@ def _setup(tmp_path, monkeypatch, *, staged: bool):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    w = Weights(model="c3d", name="tiny", description="test", licence="test", mean=MEAN, std=STD, image_size=32,
-                source=Url("https://weights.invalid/c3d_tiny.pth"))  # never contacted: offline
+    w = Weights(
+        model="c3d",
+        name="tiny",
+        description="test",
+        licence="test",
+        mean=MEAN,
+        std=STD,
+        image_size=32,
+        source=Url("https://weights.invalid/c3d_tiny.pth"),
+    )  # never contacted: offline
     monkeypatch.setitem(hub._WEIGHTS, w.key, w)
     if staged:  # as `fervid weights download c3d/tiny` leaves it
         torch.manual_seed(0)
@@ -39,8 +47,16 @@ def _setup(tmp_path, monkeypatch, *, staged: bool):
         torch.save(source.state_dict(), tmp_path / "torch" / "hub" / "checkpoints" / "c3d_tiny.pth")
     make_prepared(tmp_path / "data", subjects=4)
     (tmp_path / "cfg.yaml").write_text(CONFIG)
-    return ["train", str(tmp_path / "cfg.yaml"), "--data", str(tmp_path / "data"), "--fold", "0",
-            "--run-dir", str(tmp_path / "run")]
+    return [
+        "train",
+        str(tmp_path / "cfg.yaml"),
+        "--data",
+        str(tmp_path / "data"),
+        "--fold",
+        "0",
+        "--run-dir",
+        str(tmp_path / "run"),
+    ]
 
 
 def test_train_starts_offline_from_cached_named_weights_and_keeps_their_normalisation(tmp_path, monkeypatch, capsys):
@@ -66,12 +82,33 @@ def test_train_without_the_cache_offline_stops_with_one_line(tmp_path, monkeypat
 def test_full_size_from_scratch_prints_one_warning_and_synth_stays_silent(tmp_path, capsys):
     make_prepared(tmp_path / "data", subjects=4)
     # the run stops before any training (4 subjects cannot make 10 folds), after the warning
-    assert main(["train", "oulu/vivit", "--data", str(tmp_path / "data"), "--set", "model.pretrained=null",
-                 "--fold", "99", "--run-dir", str(tmp_path / "a")]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "oulu/vivit",
+                "--data",
+                str(tmp_path / "data"),
+                "--set",
+                "model.pretrained=null",
+                "--fold",
+                "99",
+                "--run-dir",
+                str(tmp_path / "a"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.splitlines()
-    assert err[0] == ("warning: training vivit from scratch, but the study started it from vivit/in21k; "
-                      "to start there: --set model.pretrained=in21k")
+    assert err[0] == (
+        "warning: training vivit from scratch, but the study started it from vivit/in21k; "
+        "to start there: --set model.pretrained=in21k"
+    )
     assert len(err) == 2 and err[1].startswith("fervid train: error:")
-    assert main(["train", "synth/vivit", "--data", str(tmp_path / "data"), "--fold", "99",
-                 "--run-dir", str(tmp_path / "b")]) == 2
+    assert (
+        main(
+            ["train", "synth/vivit", "--data", str(tmp_path / "data"), "--fold", "99", "--run-dir", str(tmp_path / "b")]
+        )
+        == 2
+    )
     assert len(capsys.readouterr().err.splitlines()) == 1

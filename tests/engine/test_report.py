@@ -38,7 +38,11 @@ def test_report_md_names_protocol_and_plots_are_images(tmp_path):
     r = write_report(run)
     md = (run / "report.md").read_text()
     assert "3-fold subject-independent" in md and "rule 'id'" in md and "seed 0" in md
-    assert "scored once" in md and "- fold 1: best val UAR (epoch 2 of 3)" in md and "25 % of each fold's training subjects" in md
+    assert (
+        "scored once" in md
+        and "- fold 1: best val UAR (epoch 2 of 3)" in md
+        and "25 % of each fold's training subjects" in md
+    )
     assert "75.0 ± 25.0" in md  # mean ± sample std of accuracy (0.75, 1.0, 0.5)
     assert "incomplete" not in md.lower()
     assert set(r["plots"]) == {"confusion", "folds", "curves"}
@@ -100,9 +104,20 @@ def test_cli_report(tmp_path, capsys):
 
 def _save_tiny_c3d(path, classes, hidden):
     model = create_model("c3d", num_classes=3, num_frames=8, image_size=16, hidden=hidden)
-    save_checkpoint(path, model, CheckpointMeta(model="c3d", num_classes=3, num_frames=8, image_size=16,
-                                                classes=classes, mean=[0.5] * 3, std=[0.25] * 3,
-                                                model_kwargs={"hidden": hidden}))
+    save_checkpoint(
+        path,
+        model,
+        CheckpointMeta(
+            model="c3d",
+            num_classes=3,
+            num_frames=8,
+            image_size=16,
+            classes=classes,
+            mean=[0.5] * 3,
+            std=[0.25] * 3,
+            model_kwargs={"hidden": hidden},
+        ),
+    )
 
 
 def test_checkpoint_classes_win_and_mixed_runs_are_refused(tmp_path):
@@ -125,17 +140,31 @@ def test_fold_of_another_run_is_refused(tmp_path, capsys):
     model = create_model("c3d", num_classes=3, num_frames=8, image_size=16, hidden=8)
 
     def save(fold, **extra):
-        save_checkpoint(run / f"fold_{fold:02d}" / "model.safetensors", model, CheckpointMeta(
-            model="c3d", num_classes=3, num_frames=8, image_size=16, classes=CLASSES, mean=[0.5] * 3,
-            std=[0.25] * 3, model_kwargs={"hidden": 8},
-            extra={"seed": 0, "rule": "id", "fold": fold, "test_subjects": [f"S{fold}"], **extra}))
+        save_checkpoint(
+            run / f"fold_{fold:02d}" / "model.safetensors",
+            model,
+            CheckpointMeta(
+                model="c3d",
+                num_classes=3,
+                num_frames=8,
+                image_size=16,
+                classes=CLASSES,
+                mean=[0.5] * 3,
+                std=[0.25] * 3,
+                model_kwargs={"hidden": 8},
+                extra={"seed": 0, "rule": "id", "fold": fold, "test_subjects": [f"S{fold}"], **extra},
+            ),
+        )
 
     save(0)
     save(1)
     save(2)
     build_results(run)  # all three match folds.json
-    for extra, what in (({"seed": 1}, "seed 1"), ({"rule": "stratified"}, "rule 'stratified'"),
-                        ({"test_subjects": ["S9"]}, "test subjects")):
+    for extra, what in (
+        ({"seed": 1}, "seed 1"),
+        ({"rule": "stratified"}, "rule 'stratified'"),
+        ({"test_subjects": ["S9"]}, "test subjects"),
+    ):
         save(1, **extra)
         with pytest.raises(FervidError, match=f"fold_01/model.safetensors: {what}.*folds.json"):
             build_results(run)

@@ -10,9 +10,16 @@ import sys
 
 from tiny_prepared import make_prepared
 
-SETTINGS = ["model.kwargs={channels: [8, 16], hidden: 32}", "data.num_frames=8", "data.image_size=32",
-            "batch_size=3", "data.num_workers=0", "trainer.progress_bar=false", "optim.lr=3e-3",
-            "trainer.checkpoint_every_n_steps=2"]  # 6 steps per epoch: mid-epoch checkpoints
+SETTINGS = [
+    "model.kwargs={channels: [8, 16], hidden: 32}",
+    "data.num_frames=8",
+    "data.image_size=32",
+    "batch_size=3",
+    "data.num_workers=0",
+    "trainer.progress_bar=false",
+    "optim.lr=3e-3",
+    "trainer.checkpoint_every_n_steps=2",
+]  # 6 steps per epoch: mid-epoch checkpoints
 
 
 # Runs `fervid train` with one extra callback that SIGKILLs the process after fold 2's third step:
@@ -39,8 +46,21 @@ sys.exit(main(sys.argv[1:]))
 
 
 def train_cmd(tmp_path, run_dir, *extra, launcher=("-m", "fervid")):
-    cmd = [sys.executable, *launcher, "train", str(tmp_path / "cfg.yaml"), "--data", str(tmp_path / "data"),
-           "--folds", "2", "--epochs", "3", "--run-dir", str(run_dir), *extra]
+    cmd = [
+        sys.executable,
+        *launcher,
+        "train",
+        str(tmp_path / "cfg.yaml"),
+        "--data",
+        str(tmp_path / "data"),
+        "--folds",
+        "2",
+        "--epochs",
+        "3",
+        "--run-dir",
+        str(run_dir),
+        *extra,
+    ]
     for s in SETTINGS:
         cmd += ["--set", s]
     return cmd
@@ -63,8 +83,9 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path):
 
     killed = tmp_path / "killed"
     (tmp_path / "killer.py").write_text(KILLER)
-    proc = subprocess.run(train_cmd(tmp_path, killed, launcher=(str(tmp_path / "killer.py"),)), env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        train_cmd(tmp_path, killed, launcher=(str(tmp_path / "killer.py"),)), env=env, capture_output=True, text=True
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     assert (killed / "fold_00" / "result.json").exists()
     assert (killed / "fold_01" / "last.ckpt").exists()  # the mid-epoch checkpoint it resumes from
@@ -76,7 +97,7 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path):
     assert "fold 1:" in resumed.stdout and "(resuming)" in resumed.stdout
     assert fold_outcomes(killed) == fold_outcomes(tmp_path / "full")  # exactly, history included
     a, b = (json.loads((d / "results.json").read_text()) for d in (tmp_path / "full", killed))
-    drop_time = (lambda folds: [{k: v for k, v in f.items() if k != "train_time_s"} for f in folds])
+    drop_time = lambda folds: [{k: v for k, v in f.items() if k != "train_time_s"} for f in folds]
     assert a["mean"] == b["mean"] and drop_time(a["folds"]) == drop_time(b["folds"])
 
 
@@ -86,10 +107,10 @@ def test_lightning_floor_has_what_resume_relies_on():
     on_train_epoch_start on a mid-epoch restart (2.5.0's restarted_mid_epoch), which keeps
     FoldProgress's running sums."""
     import inspect
-    import tomllib
     from pathlib import Path
 
     import lightning as L
+    import tomllib
     from packaging.requirements import Requirement
     from packaging.version import Version
 
@@ -112,20 +133,32 @@ def test_multi_seed_study_layout_summary_and_resume_after_a_crash(tmp_path, monk
 
     make_prepared(tmp_path / "data", subjects=6)
     (tmp_path / "cfg.yaml").write_text("dataset: tiny\nmodel: {name: c3d}\n")
-    config = lambda: load_config(tmp_path / "cfg.yaml", [  # noqa: E731
-        *SETTINGS, f"data.path={tmp_path / 'data'}", "protocol.folds=2", "epochs=1", "protocol.seeds=[0, 1]",
-        "protocol.val_subjects=0.34"])
+    config = lambda: load_config(
+        tmp_path / "cfg.yaml",
+        [  # noqa: E731
+            *SETTINGS,
+            f"data.path={tmp_path / 'data'}",
+            "protocol.folds=2",
+            "epochs=1",
+            "protocol.seeds=[0, 1]",
+            "protocol.val_subjects=0.34",
+        ],
+    )
     full = fit.train_run(config(), tmp_path / "full")
     doc = json.loads((tmp_path / "full" / "folds.json").read_text())
     assert doc["seeds"] == [0, 1] and [(f["seed"], f["fold"]) for f in doc["folds"]] == [(0, 0), (0, 1), (1, 0), (1, 1)]
     assert [f["test_subjects"] for f in doc["folds"][:2]] == [f["test_subjects"] for f in doc["folds"][2:]]
     assert sorted(p.relative_to(tmp_path / "full").as_posix() for p in (tmp_path / "full").glob("seed_*/fold_*")) == [
-        "seed_0/fold_00", "seed_0/fold_01", "seed_1/fold_00", "seed_1/fold_01"]
+        "seed_0/fold_00",
+        "seed_0/fold_01",
+        "seed_1/fold_00",
+        "seed_1/fold_01",
+    ]
     assert not list((tmp_path / "full").glob("fold_*"))
     assert [p["seed"] for p in full["per_seed"]] == [0, 1] and full["n_folds"] == 4
     seed_means = [p["mean"]["accuracy"] for p in full["per_seed"]]
     assert full["mean"]["accuracy"] == pytest.approx(sum(seed_means) / 2)
-    assert full["std_seeds"]["accuracy"] == pytest.approx(abs(seed_means[0] - seed_means[1]) / 2 ** 0.5)
+    assert full["std_seeds"]["accuracy"] == pytest.approx(abs(seed_means[0] - seed_means[1]) / 2**0.5)
     assert "mean over 2 seeds" in (tmp_path / "full" / "report.md").read_text()
 
     class Crash(L.Callback):
@@ -147,8 +180,11 @@ def test_multi_seed_study_layout_summary_and_resume_after_a_crash(tmp_path, monk
     assert "seed 0 fold 1: finished earlier, skipped" in said and any("(resuming)" in s for s in said)
     for seed in (0, 1):
         for fold in (0, 1):
-            a, b = (json.loads((tmp_path / run / f"seed_{seed}" / f"fold_{fold:02d}" / "result.json").read_text())
-                    for run in ("full", "crashed"))
-            assert {k: v for k, v in a.items() if k != "train_time_s"} == {k: v for k, v in b.items()
-                                                                          if k != "train_time_s"}
+            a, b = (
+                json.loads((tmp_path / run / f"seed_{seed}" / f"fold_{fold:02d}" / "result.json").read_text())
+                for run in ("full", "crashed")
+            )
+            assert {k: v for k, v in a.items() if k != "train_time_s"} == {
+                k: v for k, v in b.items() if k != "train_time_s"
+            }
     assert (resumed["mean"], resumed["std"], resumed["std_seeds"]) == (full["mean"], full["std"], full["std_seeds"])

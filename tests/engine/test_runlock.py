@@ -44,8 +44,10 @@ def test_live_holder_refuses_and_is_named(tmp_path):
         while not ready.exists():
             assert holder.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
-        with pytest.raises(RunBusy, match=rf"{tmp_path / 'run'} is in use by pid {holder.pid} on host "), \
-                fold_lock(tmp_path / "run"):
+        with (
+            pytest.raises(RunBusy, match=rf"{tmp_path / 'run'} is in use by pid {holder.pid} on host "),
+            fold_lock(tmp_path / "run"),
+        ):
             pass
     finally:
         holder.kill()
@@ -57,8 +59,9 @@ def test_live_holder_refuses_and_is_named(tmp_path):
 
 
 def test_dead_holder_on_this_host_is_taken_over_with_a_note(tmp_path, caplog):
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
-                          check=True)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     (tmp_path / "fold_00").mkdir()
     record(tmp_path / "fold_00" / LOCK_NAME, pid=int(gone.stdout))
     with caplog.at_level(logging.WARNING), fold_lock(tmp_path / "fold_00"):
@@ -70,8 +73,10 @@ def test_dead_holder_on_this_host_is_taken_over_with_a_note(tmp_path, caplog):
 
 def test_a_record_from_another_host_is_refused_with_what_to_delete(tmp_path):
     record(tmp_path / LOCK_NAME, host="gpu-node-17")
-    refused = (r"locked by pid 1 on host gpu-node-17 .*on another machine.*"
-               rf"delete {tmp_path / LOCK_NAME} and run the command again")
+    refused = (
+        r"locked by pid 1 on host gpu-node-17 .*on another machine.*"
+        rf"delete {tmp_path / LOCK_NAME} and run the command again"
+    )
     with pytest.raises(RunBusy, match=refused), lock_dir(tmp_path):
         pass
     assert "gpu-node-17" in (tmp_path / LOCK_NAME).read_text()  # left as it was

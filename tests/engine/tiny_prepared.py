@@ -11,12 +11,12 @@ from fervid.classes import BASIC6
 from fervid.data.manifest import ClipRecord, write_manifest, write_meta
 
 # Tiny model settings that train in seconds on a CPU.
-TINY_C3D = ["model.name=c3d", "model.kwargs={channels: [8, 16], hidden: 32}", "data.num_frames=8",
-            "data.image_size=32"]
+TINY_C3D = ["model.name=c3d", "model.kwargs={channels: [8, 16], hidden: 32}", "data.num_frames=8", "data.image_size=32"]
 
 
-def make_prepared(root: Path, *, subjects: int = 8, frames: int = 8, size: int = 32, seed: int = 0,
-                  fold=lambda s: "") -> Path:
+def make_prepared(
+    root: Path, *, subjects: int = 8, frames: int = 8, size: int = 32, seed: int = 0, fold=lambda s: ""
+) -> Path:
     """``subjects`` × 6 clips: class ``c`` brightens colour channel ``c % 3`` over time in the
     top (``c < 3``) or bottom half of the frame (flip-proof), over per-subject noise.
 
@@ -35,10 +35,28 @@ def make_prepared(root: Path, *, subjects: int = 8, frames: int = 8, size: int =
                 clip[t, rows, :, c % 3] += 120 * t / (frames - 1)
             clip_id = f"P{s + 1:03d}_{label}"
             np.save(root / "clips" / f"{clip_id}.npy", np.clip(clip, 0, 255).astype(np.uint8))
-            records.append(ClipRecord(clip_id=clip_id, subject=f"P{s + 1:03d}", label=label, n_frames=frames,
-                                      source=f"synthetic/{clip_id}", face_rate=1.0, fold=fold(s),
-                                      file=f"clips/{clip_id}.npy"))
+            records.append(
+                ClipRecord(
+                    clip_id=clip_id,
+                    subject=f"P{s + 1:03d}",
+                    label=label,
+                    n_frames=frames,
+                    source=f"synthetic/{clip_id}",
+                    face_rate=1.0,
+                    fold=fold(s),
+                    file=f"clips/{clip_id}.npy",
+                )
+            )
     write_manifest(root, records)
-    write_meta(root, {"dataset": "tiny", "classes": list(BASIC6), "size": size,
-                      "preprocess": {"detector": "none", "size": size}, "source": "tests", "options": {}})
+    write_meta(
+        root,
+        {
+            "dataset": "tiny",
+            "classes": list(BASIC6),
+            "size": size,
+            "preprocess": {"detector": "none", "size": size},
+            "source": "tests",
+            "options": {},
+        },
+    )
     return root

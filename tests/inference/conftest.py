@@ -42,9 +42,19 @@ def face_preprocess(size: int = 32) -> dict:
     return FaceCropper(size=size, detect_max_side=160).config
 
 
-def make_checkpoint(path: Path, *, model: str = "c3d", kwargs: dict | None = None, num_frames: int = 8,
-                    image_size: int = 16, classes=CLASSES, preprocess: dict | None = None, net=None,
-                    seed: int = 0, extra: dict | None = None) -> Path:
+def make_checkpoint(
+    path: Path,
+    *,
+    model: str = "c3d",
+    kwargs: dict | None = None,
+    num_frames: int = 8,
+    image_size: int = 16,
+    classes=CLASSES,
+    preprocess: dict | None = None,
+    net=None,
+    seed: int = 0,
+    extra: dict | None = None,
+) -> Path:
     """Save a fervid checkpoint of ``net`` (or a freshly initialised ``model``)."""
     import torch
 
@@ -57,9 +67,16 @@ def make_checkpoint(path: Path, *, model: str = "c3d", kwargs: dict | None = Non
         net = create_model(model, num_classes=len(classes), num_frames=num_frames, image_size=image_size, **kwargs)
     info = get_model_info(model)
     meta = CheckpointMeta(
-        model=model, num_classes=len(classes), num_frames=num_frames, image_size=image_size, classes=list(classes),
-        mean=list(info.mean), std=list(info.std), model_kwargs=kwargs,
-        preprocess=preprocess if preprocess is not None else face_preprocess(), extra=dict(extra or {}),
+        model=model,
+        num_classes=len(classes),
+        num_frames=num_frames,
+        image_size=image_size,
+        classes=list(classes),
+        mean=list(info.mean),
+        std=list(info.std),
+        model_kwargs=kwargs,
+        preprocess=preprocess if preprocess is not None else face_preprocess(),
+        extra=dict(extra or {}),
     )
     save_checkpoint(path, net, meta)
     return path

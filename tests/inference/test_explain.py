@@ -42,8 +42,23 @@ def _check_outputs(out, stem: str, t: int, side: int) -> dict:
 def test_explain_a_prepared_clip_by_id(tiny_study, tmp_path, capsys):
     ckpt = tiny_study / "runs" / "c3d" / "fold_00" / "model.safetensors"
     out = tmp_path / "ex"
-    assert main(["explain", str(ckpt), "--data", str(tiny_study / "prepared"), "--clip", CLIP,
-                 "--out", str(out), "--target", "happiness"]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                str(ckpt),
+                "--data",
+                str(tiny_study / "prepared"),
+                "--clip",
+                CLIP,
+                "--out",
+                str(out),
+                "--target",
+                "happiness",
+            ]
+        )
+        == 0
+    )
     assert "saliency for happiness" in capsys.readouterr().out
     doc = _check_outputs(out, CLIP, t=8, side=48)
     assert doc["label"] == "happiness" and doc["target"] == "happiness" and doc["model"] == "c3d"

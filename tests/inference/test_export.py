@@ -36,9 +36,15 @@ def _export_and_compare(tmp_path, name: str, extra_args=(), **override) -> None:
     assert name in TINY, f"no tiny configuration for {name!r} in tests/models/conftest.py"
     kwargs = {**TINY[name], **override}
     frames, size = kwargs.pop("num_frames"), kwargs.pop("image_size")
-    ckpt = make_checkpoint(tmp_path / f"{name}.safetensors", model=name, kwargs=kwargs, num_frames=frames,
-                           image_size=size, preprocess={"detector": "none", "size": size},
-                           classes=kwargs.get("class_names") or CLASSES)
+    ckpt = make_checkpoint(
+        tmp_path / f"{name}.safetensors",
+        model=name,
+        kwargs=kwargs,
+        num_frames=frames,
+        image_size=size,
+        preprocess={"detector": "none", "size": size},
+        classes=kwargs.get("class_names") or CLASSES,
+    )
     out = tmp_path / f"{name}.onnx"
     assert main(["export", str(ckpt), "--onnx", str(out), *extra_args]) == 0
 

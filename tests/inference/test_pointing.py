@@ -11,7 +11,13 @@ import pytest
 
 from fervid.data.synthetic_masks import crop_masks
 from fervid.inference.pointing import (
-    centre_prior, default_tolerance, energy_ratio, peak, pointing_hit, random_map, score_frames,
+    centre_prior,
+    default_tolerance,
+    energy_ratio,
+    peak,
+    pointing_hit,
+    random_map,
+    score_frames,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,8 +58,11 @@ def test_energy_ratio():
 
 def test_baselines_and_frame_scores():
     c = centre_prior(48)
-    assert c.shape == (48, 48) and c.max() == pytest.approx(1, abs=0.01) and peak(c) in {(23, 23), (23, 24), (24, 23),
-                                                                                            (24, 24)}
+    assert (
+        c.shape == (48, 48)
+        and c.max() == pytest.approx(1, abs=0.01)
+        and peak(c) in {(23, 23), (23, 24), (24, 23), (24, 24)}
+    )
     assert np.array_equal(random_map(8, np.random.default_rng(1)), random_map(8, np.random.default_rng(1)))
     maps, changed, face = np.ones((3, 8, 8)), np.zeros((3, 8, 8), bool), np.ones((3, 8, 8), bool)
     changed[1:, 2, 2] = True  # frame 0 neutral: skipped

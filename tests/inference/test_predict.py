@@ -97,8 +97,16 @@ def test_checkpoint_with_wrong_weights_is_rejected(tmp_path):
 
     from fervid.checkpoint import CheckpointMeta, save_checkpoint
 
-    meta = CheckpointMeta(model="c3d", num_classes=6, num_frames=8, image_size=16, classes=list("abcdef"),
-                          mean=[0.5] * 3, std=[0.5] * 3, model_kwargs={"channels": (4, 8), "hidden": 16})
+    meta = CheckpointMeta(
+        model="c3d",
+        num_classes=6,
+        num_frames=8,
+        image_size=16,
+        classes=list("abcdef"),
+        mean=[0.5] * 3,
+        std=[0.5] * 3,
+        model_kwargs={"channels": (4, 8), "hidden": 16},
+    )
     path = tmp_path / "mismatch.safetensors"
     save_checkpoint(path, torch.nn.Linear(3, 3), meta)
     with pytest.raises(FervidError, match="mismatch.safetensors: weights do not fit"):

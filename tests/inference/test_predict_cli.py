@@ -33,8 +33,22 @@ def check_schema(doc: dict) -> None:
 def test_predict_outputs_and_partial_failure(tmp_path, face_ckpt, capsys):
     out = tmp_path / "out"
     missing = tmp_path / "missing.mp4"
-    code = main(["predict", str(SINGLE_FACE), str(NO_FACE), str(missing), "--checkpoint", str(face_ckpt),
-                 "--json", str(out / "pred.json"), "--csv", str(out / "pred.csv"), "--plot", str(out / "t.png")])
+    code = main(
+        [
+            "predict",
+            str(SINGLE_FACE),
+            str(NO_FACE),
+            str(missing),
+            "--checkpoint",
+            str(face_ckpt),
+            "--json",
+            str(out / "pred.json"),
+            "--csv",
+            str(out / "pred.csv"),
+            "--plot",
+            str(out / "t.png"),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 1  # some inputs failed, the good one still ran
     errors = [line for line in captured.err.splitlines() if "error" in line]
@@ -58,8 +72,23 @@ def test_predict_folder_of_videos(tmp_path, face_ckpt, capsys):
     shutil.copy(SINGLE_FACE, folder / "a.mp4")
     shutil.copy(SINGLE_FACE, folder / "sub" / "b.MOV")
     (folder / "notes.txt").write_text("not a video")
-    code = main(["predict", str(folder), "--checkpoint", str(face_ckpt), "--json", str(tmp_path / "p.json"),
-                 "--plot", str(tmp_path / "plot.png"), "--window", "16", "--stride", "16", "--quiet"])
+    code = main(
+        [
+            "predict",
+            str(folder),
+            "--checkpoint",
+            str(face_ckpt),
+            "--json",
+            str(tmp_path / "p.json"),
+            "--plot",
+            str(tmp_path / "plot.png"),
+            "--window",
+            "16",
+            "--stride",
+            "16",
+            "--quiet",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     docs = json.loads((tmp_path / "p.json").read_text())
     assert [d["video"].rsplit("/", 1)[-1] for d in docs] == ["a.mp4", "b.MOV"]

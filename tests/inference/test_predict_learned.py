@@ -37,10 +37,12 @@ def train_tiny_c3d(cropper, meta_mean, meta_std, steps: int = 80) -> torch.nn.Mo
     net = create_model("c3d", num_classes=2, num_frames=T, image_size=SIZE, channels=(4, 8), hidden=16)
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     labels = np.arange(256) % 2
-    clips = torch.stack([
-        to_model_input(cropper.crop(render(int(y), T, rng)).clip, image_size=SIZE, mean=meta_mean, std=meta_std)
-        for y in labels
-    ])  # (256, 3, T, SIZE, SIZE)
+    clips = torch.stack(
+        [
+            to_model_input(cropper.crop(render(int(y), T, rng)).clip, image_size=SIZE, mean=meta_mean, std=meta_std)
+            for y in labels
+        ]
+    )  # (256, 3, T, SIZE, SIZE)
     targets = torch.as_tensor(labels)
     net.train()
     for _ in range(steps):
@@ -59,8 +61,15 @@ def test_trained_model_labels_held_out_videos(tmp_path):
     cropper = FaceCropper(detector="none", size=SIZE)  # pre-cropped "faces": the whole frame
     info = get_model_info("c3d")
     net = train_tiny_c3d(cropper, info.mean, info.std)
-    ckpt = make_checkpoint(tmp_path / "moving_bar.safetensors", net=net, num_frames=T, image_size=SIZE,
-                           classes=CLASSES, kwargs={"channels": (4, 8), "hidden": 16}, preprocess=cropper.config)
+    ckpt = make_checkpoint(
+        tmp_path / "moving_bar.safetensors",
+        net=net,
+        num_frames=T,
+        image_size=SIZE,
+        classes=CLASSES,
+        kwargs={"channels": (4, 8), "hidden": 16},
+        preprocess=cropper.config,
+    )
 
     rng = np.random.default_rng(123)  # unseen draws
     for label, name in enumerate(CLASSES):

@@ -10,12 +10,16 @@ import pytest
 import torch
 from torch import nn
 
+from fervid.inference.saliency import (
+    METHODS,
+    DividedAttention,
+    FactorisedAttention,
+    JointAttention,
+    clip_saliency,
+    keep_attention,
+)
 from fervid.models import create_model, list_models
 from fervid.models._vit import Attention, Block, PatchEmbed
-from fervid.inference.saliency import (
-    METHODS, DividedAttention, FactorisedAttention, JointAttention, clip_saliency, keep_attention,
-)
-
 
 
 def _tiny_configs() -> dict:
@@ -36,8 +40,9 @@ def _model(name: str, seed: int = 0) -> nn.Module:
 
 def _clip(name: str, seed: int = 1) -> torch.Tensor:
     cfg = TINY[name]
-    return torch.randn(1, 3, cfg["num_frames"], cfg["image_size"], cfg["image_size"],
-                       generator=torch.Generator().manual_seed(seed))
+    return torch.randn(
+        1, 3, cfg["num_frames"], cfg["image_size"], cfg["image_size"], generator=torch.Generator().manual_seed(seed)
+    )
 
 
 def test_every_registered_model_has_a_method():
@@ -90,7 +95,9 @@ def _patch(t: int, s: int, row: int, col: int, frames=slice(None)) -> torch.Tens
     x = torch.zeros(1, 3, t, s, s)
     y0, x0 = row * s // 2 + s // 8, col * s // 2 + s // 8
     g = torch.Generator().manual_seed(3)
-    x[:, :, frames, y0 : y0 + s // 4, x0 : x0 + s // 4] = torch.randn(1, 3, t, s // 4, s // 4, generator=g)[:, :, frames]
+    x[:, :, frames, y0 : y0 + s // 4, x0 : x0 + s // 4] = torch.randn(1, 3, t, s // 4, s // 4, generator=g)[
+        :, :, frames
+    ]
     return x
 
 
@@ -240,8 +247,9 @@ def test_joint_attention_plugs_in_with_one_line(monkeypatch):
     for a, g in zip(attns, grads):
         dense = dense + (a * g).clamp(min=0).mean(1)[0] @ dense
     expected = dense.mean(0).reshape(2, 2, 2)  # mean-pooled output: the mean of the rows
-    torch.testing.assert_close(METHODS["tubelets"].coarse(model, attns, grads, (4, 16, 16)), expected,
-                               atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(
+        METHODS["tubelets"].coarse(model, attns, grads, (4, 16, 16)), expected, atol=1e-6, rtol=1e-5
+    )
 
 
 def test_unknown_model_and_bad_input_are_one_line_errors():

@@ -25,10 +25,22 @@ def clip_dir(tmp_path_factory):
 
     torch.manual_seed(0)
     cfg = CLIPConfig(
-        text_config=dict(vocab_size=49408, hidden_size=32, intermediate_size=128, num_hidden_layers=1,
-                         num_attention_heads=2, max_position_embeddings=24),
-        vision_config=dict(hidden_size=32, intermediate_size=128, num_hidden_layers=1, num_attention_heads=2,
-                           image_size=32, patch_size=8),
+        text_config=dict(
+            vocab_size=49408,
+            hidden_size=32,
+            intermediate_size=128,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            max_position_embeddings=24,
+        ),
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=128,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            image_size=32,
+            patch_size=8,
+        ),
         projection_dim=16,
     )
     model = CLIPModel(cfg)
@@ -64,9 +76,28 @@ def test_api_zero_shot_timeline(clip_dir):
 
 def test_cli_zero_shot_with_own_classes(clip_dir, small_video, tmp_path, capsys):
     out = tmp_path / "out"
-    code = main(["predict", str(small_video), "--zero-shot", "clip", "--zero-shot-weights", str(clip_dir),
-                 "--classes", "happiness, sadness,neutral", "--window", "24", "--stride", "24",
-                 "--json", str(out / "p.json"), "--csv", str(out / "p.csv"), "--plot", str(out / "p.png")])
+    code = main(
+        [
+            "predict",
+            str(small_video),
+            "--zero-shot",
+            "clip",
+            "--zero-shot-weights",
+            str(clip_dir),
+            "--classes",
+            "happiness, sadness,neutral",
+            "--window",
+            "24",
+            "--stride",
+            "24",
+            "--json",
+            str(out / "p.json"),
+            "--csv",
+            str(out / "p.csv"),
+            "--plot",
+            str(out / "p.png"),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "note:" not in captured.err and "overall:" in captured.out
@@ -108,12 +139,18 @@ def test_cli_zero_shot_offline_without_the_cache_is_one_line(tmp_path, monkeypat
     assert "`fervid weights download clip/openai`" in err[0]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--zero-shot", "clip", "--zero-shot-weights", "{w}", "--classes", "happiness"], "at least two"),
-    (["--zero-shot", "clip", "--zero-shot-weights", "{w}", "--classes", "a,b", "--neutral"], "list neutral there"),
-    (["--zero-shot", "clip", "--zero-shot-weights", "{missing}"], "not a registered name of clip (openai, openai_b32)"),
-    (["--checkpoint", "{ckpt}", "--classes", "a,b"], "--classes applies to --zero-shot only"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--zero-shot", "clip", "--zero-shot-weights", "{w}", "--classes", "happiness"], "at least two"),
+        (["--zero-shot", "clip", "--zero-shot-weights", "{w}", "--classes", "a,b", "--neutral"], "list neutral there"),
+        (
+            ["--zero-shot", "clip", "--zero-shot-weights", "{missing}"],
+            "not a registered name of clip (openai, openai_b32)",
+        ),
+        (["--checkpoint", "{ckpt}", "--classes", "a,b"], "--classes applies to --zero-shot only"),
+    ],
+)
 def test_cli_zero_shot_errors_are_one_line(args, message, clip_dir, face_ckpt, tmp_path, capsys):
     fill = {"w": str(clip_dir), "missing": str(tmp_path / "none"), "ckpt": str(face_ckpt)}
     code = main(["predict", str(SINGLE_FACE), *[a.format(**fill) for a in args]])

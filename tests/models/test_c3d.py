@@ -41,9 +41,13 @@ def test_default_flatten_size_and_parameters_by_hand():
     flat = 48 * 3 * 27 * 27
     assert flat == 104_976
     expected = (
-        (3 * 32 * 27 + 32) + 2 * 32  # conv1 + BN1 affine
-        + (32 * 48 * 27 + 48) + 2 * 48  # conv2 + BN2 affine
-        + (flat * 256 + 256) + (256 * 256 + 256) + (256 * 6 + 6)
+        (3 * 32 * 27 + 32)
+        + 2 * 32  # conv1 + BN1 affine
+        + (32 * 48 * 27 + 48)
+        + 2 * 48  # conv2 + BN2 affine
+        + (flat * 256 + 256)
+        + (256 * 256 + 256)
+        + (256 * 6 + 6)
     )
     assert sum(p.numel() for p in _meta().parameters()) == expected
 

@@ -18,8 +18,9 @@ from fervid.models.clip_text import DEFAULT_TEMPLATES, tokenize
 
 NAMES = ["anger", "happiness", "neutral"]
 TEMPLATES = ["a photo of a face showing {}.", "a face with an expression of {}."]
-TOWERS = dict(patch_size=8, width=32, depth=2, heads=4, embed_dim=16, text_width=32, text_depth=2, text_heads=4,
-              context_length=16)
+TOWERS = dict(
+    patch_size=8, width=32, depth=2, heads=4, embed_dim=16, text_width=32, text_depth=2, text_heads=4, context_length=16
+)
 
 
 def _perturb(model, seed=0):
@@ -38,10 +39,22 @@ def hf_clip(tmp_path_factory):
 
     torch.manual_seed(0)
     cfg = CLIPConfig(
-        text_config=dict(vocab_size=49408, hidden_size=32, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, max_position_embeddings=16),
-        vision_config=dict(hidden_size=32, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                           image_size=32, patch_size=8),
+        text_config=dict(
+            vocab_size=49408,
+            hidden_size=32,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=16,
+        ),
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            image_size=32,
+            patch_size=8,
+        ),
         projection_dim=16,
     )
     model = _perturb(CLIPModel(cfg))
@@ -56,8 +69,18 @@ def hf_clip(tmp_path_factory):
 
 
 def _zero_shot(path, templates=TEMPLATES):
-    return create_model("clip", num_classes=3, num_frames=2, image_size=32, temporal_depth=0, head="text",
-                        class_names=NAMES, templates=templates, pretrained=str(path), **TOWERS).eval()
+    return create_model(
+        "clip",
+        num_classes=3,
+        num_frames=2,
+        image_size=32,
+        temporal_depth=0,
+        head="text",
+        class_names=NAMES,
+        templates=templates,
+        pretrained=str(path),
+        **TOWERS,
+    ).eval()
 
 
 def test_hf_clip_image_text_and_zero_shot_logits_match(hf_clip):
@@ -92,9 +115,14 @@ def test_open_clip_layout_matches_open_clip(tmp_path):
     from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
 
     torch.manual_seed(0)
-    oc = _perturb(CLIP(embed_dim=16, quick_gelu=True,
-                       vision_cfg=CLIPVisionCfg(layers=2, width=32, head_width=8, image_size=32, patch_size=8),
-                       text_cfg=CLIPTextCfg(context_length=16, vocab_size=49408, width=32, heads=4, layers=2)))
+    oc = _perturb(
+        CLIP(
+            embed_dim=16,
+            quick_gelu=True,
+            vision_cfg=CLIPVisionCfg(layers=2, width=32, head_width=8, image_size=32, patch_size=8),
+            text_cfg=CLIPTextCfg(context_length=16, vocab_size=49408, width=32, heads=4, layers=2),
+        )
+    )
     torch.save(oc.state_dict(), tmp_path / "open_clip.pt")
     ours = _zero_shot(tmp_path / "open_clip.pt")
     images, tokens = torch.randn(3, 3, 32, 32), tokenize(["a photo of a face showing fear.", "sad"], 16)
@@ -106,9 +134,16 @@ def test_open_clip_layout_matches_open_clip(tmp_path):
 
 def test_linear_head_and_temporal_model_report_what_is_new(hf_clip):
     _, path, _ = hf_clip
-    model = create_model("clip", num_classes=5, num_frames=4, image_size=48, pretrained=str(path),
-                         **{k: v for k, v in TOWERS.items() if not k.startswith(("text", "context"))},
-                         temporal_heads=2, temporal_mlp_dim=32)
+    model = create_model(
+        "clip",
+        num_classes=5,
+        num_frames=4,
+        image_size=48,
+        pretrained=str(path),
+        **{k: v for k, v in TOWERS.items() if not k.startswith(("text", "context"))},
+        temporal_heads=2,
+        temporal_mlp_dim=32,
+    )
     report = model.load_report
     assert report.fresh == ["temporal."] and {"head.weight", "head.bias"} <= set(report.new_head)
     text = "\n".join(report.notes)
@@ -144,21 +179,25 @@ def test_cached_class_embeddings_follow_loaded_weights():
 
 def test_context_tokens_learn_and_are_not_cached():
     torch.manual_seed(0)
-    model = create_model("clip", num_classes=3, num_frames=2, image_size=32, head="text", class_names=NAMES,
-                         n_ctx=3, **TOWERS)
+    model = create_model(
+        "clip", num_classes=3, num_frames=2, image_size=32, head="text", class_names=NAMES, n_ctx=3, **TOWERS
+    )
     assert model.head.ctx.shape == (3, 3, 32) and model.head.tokens.shape == (3, 16)
     model(torch.randn(2, 3, 2, 32, 32)).sum().backward()
     assert model.head.ctx.grad is not None and model.head.ctx.grad.abs().sum() > 0
     assert model.head.logit_scale.grad is not None
 
 
-@pytest.mark.parametrize("kw, message", [
-    (dict(head="text"), "needs class_names for its 3 classes"),
-    (dict(head="text", class_names=["a", "b"]), "needs class_names for its 3 classes"),
-    (dict(head="text", class_names=NAMES, templates=["no slot"]), "exactly one '{}'"),
-    (dict(head="text", class_names=NAMES, context_length=6), "tokens long; the text tower takes 6"),
-    (dict(head="mlp"), "choose 'linear' or 'text'"),
-])
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        (dict(head="text"), "needs class_names for its 3 classes"),
+        (dict(head="text", class_names=["a", "b"]), "needs class_names for its 3 classes"),
+        (dict(head="text", class_names=NAMES, templates=["no slot"]), "exactly one '{}'"),
+        (dict(head="text", class_names=NAMES, context_length=6), "tokens long; the text tower takes 6"),
+        (dict(head="mlp"), "choose 'linear' or 'text'"),
+    ],
+)
 def test_bad_head_settings_are_one_line_errors(kw, message):
     with pytest.raises(FervidError, match=message):
         create_model("clip", num_classes=3, num_frames=2, image_size=32, **{**TOWERS, **kw})
@@ -182,14 +221,22 @@ def test_without_open_clip_the_text_head_says_what_to_install(monkeypatch):
 def test_vision_only_saves(tmp_path):
     from transformers import CLIPVisionConfig, CLIPVisionModel, CLIPVisionModelWithProjection
 
-    cfg = CLIPVisionConfig(hidden_size=32, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                           image_size=32, patch_size=8, projection_dim=16)
+    cfg = CLIPVisionConfig(
+        hidden_size=32,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        image_size=32,
+        patch_size=8,
+        projection_dim=16,
+    )
     torch.manual_seed(0)
     hf = _perturb(CLIPVisionModelWithProjection(cfg))
     hf.save_pretrained(tmp_path / "proj")
     vision = {k: v for k, v in TOWERS.items() if not k.startswith(("text", "context"))}
-    ours = create_model("clip", num_classes=3, num_frames=2, image_size=32, pretrained=str(tmp_path / "proj"),
-                        **vision).eval()
+    ours = create_model(
+        "clip", num_classes=3, num_frames=2, image_size=32, pretrained=str(tmp_path / "proj"), **vision
+    ).eval()
     images = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(ours.visual(images), hf(pixel_values=images).image_embeds, atol=1e-4, rtol=0)

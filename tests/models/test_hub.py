@@ -8,13 +8,13 @@ import json
 
 import pytest
 import torch
+from hub_fixtures import closed_port_url, hf_repo_in_cache, serve, sha256, use_caches
 from safetensors.torch import save
 from torchvision.models import MobileNet_V3_Large_Weights, mobilenet_v3_large
 
 from fervid.errors import FervidError
 from fervid.models import create_model, get_model_info, hub
 from fervid.models.hub import HfRepo, Url, Weights
-from hub_fixtures import closed_port_url, hf_repo_in_cache, serve, sha256, use_caches
 
 MODEL, TINY = "c3d", dict(num_frames=8, image_size=32, channels=(4, 8), hidden=16)  # a model of milliseconds
 MEAN, STD = (0.1, 0.2, 0.3), (0.4, 0.5, 0.6)  # unlike any registered default, so their use shows
@@ -33,8 +33,18 @@ def _pth_bytes(model) -> bytes:
 
 def _register(monkeypatch, source, *, sha=None, name="tiny", model=MODEL):
     """A temporary named weight of ``model`` (the registry entry the tests use instead of the big files)."""
-    w = Weights(model=model, name=name, description="test weights", source=source, licence="test", sha256=sha,
-                size=None, mean=MEAN, std=STD, image_size=32)
+    w = Weights(
+        model=model,
+        name=name,
+        description="test weights",
+        source=source,
+        licence="test",
+        sha256=sha,
+        size=None,
+        mean=MEAN,
+        std=STD,
+        image_size=32,
+    )
     monkeypatch.setitem(hub._WEIGHTS, w.key, w)
     return w
 
@@ -110,11 +120,14 @@ def test_hugging_face_cache_offline_serves_hf_ids_and_registered_names(tmp_path,
     source = _tiny()
     state = {k: v.contiguous() for k, v in source.state_dict().items()}
     keys = sorted(state)
-    shards = {"model-00001-of-00002.safetensors": keys[: len(keys) // 2],
-              "model-00002-of-00002.safetensors": keys[len(keys) // 2:]}
+    shards = {
+        "model-00001-of-00002.safetensors": keys[: len(keys) // 2],
+        "model-00002-of-00002.safetensors": keys[len(keys) // 2 :],
+    }
     files = {name: save({k: state[k] for k in part}) for name, part in shards.items()}
     files["model.safetensors.index.json"] = json.dumps(
-        {"metadata": {}, "weight_map": {k: name for name, part in shards.items() for k in part}}).encode()
+        {"metadata": {}, "weight_map": {k: name for name, part in shards.items() for k in part}}
+    ).encode()
     files["config.json"] = b'{"model_type": "c3d"}'
     files["preprocessor_config.json"] = json.dumps({"image_mean": [0.7, 0.7, 0.7], "image_std": [0.2] * 3}).encode()
     hf_repo_in_cache(hf_hub, "fervid-test/tiny", files, lfs=tuple(shards))  # LFS shards: hash-checked too
@@ -174,9 +187,16 @@ def test_every_model_declares_the_weights_the_study_started_from():
     from fervid.models import list_models
 
     study = {n: get_model_info(n).study_weights for n in list_models()}
-    assert study == {"c3d": None, "cnn_lstm": "imagenet", "r2plus1d": "kinetics400", "timesformer": "kinetics400",
-                     "tsm": "kinetics400", "vivit": "in21k",
-                     "clip": "openai", "videomae": "kinetics400_ssl"}  # beyond the study: the packaged configs' start
+    assert study == {
+        "c3d": None,
+        "cnn_lstm": "imagenet",
+        "r2plus1d": "kinetics400",
+        "timesformer": "kinetics400",
+        "tsm": "kinetics400",
+        "vivit": "in21k",
+        "clip": "openai",
+        "videomae": "kinetics400_ssl",
+    }  # beyond the study: the packaged configs' start
     names = {w.key for w in hub.all_weights()}
     assert {"tsm/imagenet", "tsm/imagenet_v2", "vivit/imagenet", "cnn_lstm/imagenet_v2"} <= names
     vit_in21k, vit_in1k = (hub.get_weights(k) for k in ("vivit/in21k", "vivit/imagenet"))
@@ -202,8 +222,10 @@ def test_from_scratch_warning_only_for_full_size_models_the_study_pretrained():
             start = f"{m['name']}/{info.study_weights}"
             assert (f"the study started it from {start}" in line) == (m["name"] not in ("clip", "videomae")), line
             if m["name"] in ("clip", "videomae"):  # no study: the published results' and the configs' start
-                assert f"published results for it start from pretrained weights, as the packaged configs do " \
-                       f"from {start}" in line
+                assert (
+                    f"published results for it start from pretrained weights, as the packaged configs do "
+                    f"from {start}" in line
+                )
         assert from_scratch_warning(m["name"], m["kwargs"], "x") is None
 
 
@@ -256,8 +278,13 @@ def test_yunet_by_name_follows_the_same_cache_and_offline_rules(tmp_path, monkey
     (tmp_path / "www").mkdir()
     (tmp_path / "www" / real.source.cache_name).write_bytes(stand_in)
     with serve(tmp_path / "www") as (url, requests):
-        monkeypatch.setitem(hub._WEIGHTS, faces.YUNET, dataclasses.replace(
-            real, source=Url(f"{url}/{real.source.cache_name}"), sha256=sha256(stand_in), size=len(stand_in)))
+        monkeypatch.setitem(
+            hub._WEIGHTS,
+            faces.YUNET,
+            dataclasses.replace(
+                real, source=Url(f"{url}/{real.source.cache_name}"), sha256=sha256(stand_in), size=len(stand_in)
+            ),
+        )
         for _ in range(2):  # downloaded once, then from the cache; OpenCV gets the cached file
             with pytest.raises(FervidError, match=f"{ckpts / real.source.cache_name}: cannot load YuNet model"):
                 faces.FaceCropper(detector="yunet")

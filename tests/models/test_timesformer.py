@@ -31,8 +31,16 @@ def _hf_model(tmp_path, *, with_head: bool = True):
     from transformers import TimesformerConfig, TimesformerForVideoClassification, TimesformerModel
 
     torch.manual_seed(0)
-    config = TimesformerConfig(image_size=32, patch_size=8, num_frames=4, hidden_size=64, num_hidden_layers=2,
-                               num_attention_heads=4, intermediate_size=256, num_labels=5)
+    config = TimesformerConfig(
+        image_size=32,
+        patch_size=8,
+        num_frames=4,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=256,
+        num_labels=5,
+    )
     hf = (TimesformerForVideoClassification if with_head else TimesformerModel)(config).eval()
     _perturb(hf)
     hf.save_pretrained(tmp_path)
@@ -60,13 +68,20 @@ def test_hugging_face_weights_give_the_same_logits(tmp_path):
 
 def test_hugging_face_weights_file_alone_and_base_model(tmp_path):
     _hf_model(tmp_path / "cls")
-    model = create_model("timesformer", num_classes=5, num_frames=4, image_size=32,
-                         pretrained=str(tmp_path / "cls" / "model.safetensors"), **TINY)
+    model = create_model(
+        "timesformer",
+        num_classes=5,
+        num_frames=4,
+        image_size=32,
+        pretrained=str(tmp_path / "cls" / "model.safetensors"),
+        **TINY,
+    )
     assert model.load_report.replaced_head == []
 
     _hf_model(tmp_path / "base", with_head=False)  # TimesformerModel: no classifier
-    model = create_model("timesformer", num_classes=5, num_frames=4, image_size=32,
-                         pretrained=str(tmp_path / "base"), **TINY)
+    model = create_model(
+        "timesformer", num_classes=5, num_frames=4, image_size=32, pretrained=str(tmp_path / "base"), **TINY
+    )
     assert model.load_report.replaced_head == [] and model.load_report.fresh == []
     assert sorted(model.load_report.new_head) == ["head.bias", "head.weight"]
     assert "no head in the source: new head" in str(model.load_report)
@@ -136,8 +151,13 @@ def test_temporal_fc_starts_at_zero_in_every_block():
 @pytest.mark.parametrize("init_std", [0.02, 0.07])
 def test_init_std_sets_the_linear_weights_and_keeps_temporal_fc_at_zero(init_std):
     model = _tiny(embed_dim=128, init_std=init_std)  # 0.02 is the official default
-    weights = torch.cat([m.weight.flatten() for n, m in model.named_modules()
-                         if isinstance(m, torch.nn.Linear) and "temporal_fc" not in n])
+    weights = torch.cat(
+        [
+            m.weight.flatten()
+            for n, m in model.named_modules()
+            if isinstance(m, torch.nn.Linear) and "temporal_fc" not in n
+        ]
+    )
     assert weights.std().item() == pytest.approx(init_std, rel=0.1)
     assert not any(blk.temporal_fc.weight.any() for blk in model.blocks)
 
@@ -173,9 +193,12 @@ def test_the_registered_kinetics_weights_load_from_the_hugging_face_cache_offlin
     hf = _hf_model(tmp_path / "saved")
     buf = io.BytesIO()
     torch.save(hf.state_dict(), buf)
-    hf_repo_in_cache(hf_hub, "facebook/timesformer-base-finetuned-k400",
-                     {"config.json": (tmp_path / "saved" / "config.json").read_bytes(), "pytorch_model.bin": buf.getvalue()},
-                     lfs=("pytorch_model.bin",))
+    hf_repo_in_cache(
+        hf_hub,
+        "facebook/timesformer-base-finetuned-k400",
+        {"config.json": (tmp_path / "saved" / "config.json").read_bytes(), "pytorch_model.bin": buf.getvalue()},
+        lfs=("pytorch_model.bin",),
+    )
     model = _tiny(pretrained="kinetics400")
     report = model.load_report
     assert report.source == "timesformer/kinetics400 (hf:facebook/timesformer-base-finetuned-k400)"

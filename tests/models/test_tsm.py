@@ -32,9 +32,7 @@ def _shift_by_loops(x, num_segments, fold_div):
     return out
 
 
-@pytest.mark.parametrize(
-    "n,t,c,fold_div", [(2, 3, 16, 8), (1, 4, 20, 4), (3, 1, 8, 8), (2, 2, 5, 8), (1, 5, 9, 2)]
-)
+@pytest.mark.parametrize("n,t,c,fold_div", [(2, 3, 16, 8), (1, 4, 20, 4), (3, 1, 8, 8), (2, 2, 5, 8), (1, 5, 9, 2)])
 def test_temporal_shift_matches_the_loop_reference(n, t, c, fold_div):
     x = torch.randn(n * t, c, 2, 3)
     assert torch.equal(temporal_shift(x, t, fold_div), _shift_by_loops(x, t, fold_div))
@@ -130,7 +128,8 @@ def _official_layout(tv_state: dict) -> dict:
 def _mmaction_layout(tv_state: dict) -> dict:
     """MMAction2's ResNetTSM + TSMHead: ConvModules (conv + bn), the shift wrapping conv1's conv."""
     rules = [
-        (r"^conv1\.", "backbone.conv1.conv."), (r"^bn1\.", "backbone.conv1.bn."),
+        (r"^conv1\.", "backbone.conv1.conv."),
+        (r"^bn1\.", "backbone.conv1.bn."),
         (r"^(layer\d\.\d+)\.conv1\.", r"backbone.\1.conv1.conv.net."),
         (r"^(layer\d\.\d+)\.conv(\d)\.", r"backbone.\1.conv\2.conv."),
         (r"^(layer\d\.\d+)\.bn(\d)\.", r"backbone.\1.conv\2.bn."),
@@ -163,8 +162,9 @@ def test_official_and_mmaction2_checkpoints_give_the_torchvision_layout_logits(t
     logits, reports = [], []
     for layout, obj in (("tv", state), ("official", _official_layout(state)), ("mmaction2", _mmaction_layout(state))):
         torch.save(obj, tmp_path / f"{layout}.pth")
-        model = create_model("tsm", num_classes=5, num_frames=2, image_size=32, depth=18,
-                             pretrained=str(tmp_path / f"{layout}.pth")).eval()
+        model = create_model(
+            "tsm", num_classes=5, num_frames=2, image_size=32, depth=18, pretrained=str(tmp_path / f"{layout}.pth")
+        ).eval()
         assert model.load_report.loaded == len(state) and not model.load_report.replaced_head
         reports.append(str(model.load_report))
         with torch.no_grad():

@@ -24,9 +24,19 @@ def _hf_config(**kw):
     from transformers import VideoMAEConfig
 
     # eps 1e-6 as in the official model; Hugging Face's default 1e-12 would differ by ~1e-6 relative
-    return VideoMAEConfig(image_size=32, patch_size=8, num_frames=4, tubelet_size=2, hidden_size=32,
-                          num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, num_labels=3,
-                          layer_norm_eps=1e-6, **kw)
+    return VideoMAEConfig(
+        image_size=32,
+        patch_size=8,
+        num_frames=4,
+        tubelet_size=2,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        num_labels=3,
+        layer_norm_eps=1e-6,
+        **kw,
+    )
 
 
 def _perturb(model):
@@ -81,17 +91,26 @@ def test_in_memory_v5_names_and_bare_encoder_load(hf_classifier, tmp_path):
     assert ours.load_report.fresh == ["fc_norm."] and set(ours.load_report.new_head) == {"head.weight", "head.bias"}
     x = torch.randn(1, 3, 4, 32, 32)
     with torch.no_grad():
-        torch.testing.assert_close(ours.tokens(x), hf.videomae(pixel_values=x.transpose(1, 2)).last_hidden_state,
-                                   atol=1e-4, rtol=0)
+        torch.testing.assert_close(
+            ours.tokens(x), hf.videomae(pixel_values=x.transpose(1, 2)).last_hidden_state, atol=1e-4, rtol=0
+        )
 
 
 def test_pretraining_save_drops_the_decoder(tmp_path):
     from transformers import VideoMAEForPreTraining
 
     torch.manual_seed(0)
-    hf = _perturb(VideoMAEForPreTraining(_hf_config(use_mean_pooling=False, decoder_num_hidden_layers=1,
-                                                    decoder_hidden_size=16, decoder_num_attention_heads=2,
-                                                    decoder_intermediate_size=32)))
+    hf = _perturb(
+        VideoMAEForPreTraining(
+            _hf_config(
+                use_mean_pooling=False,
+                decoder_num_hidden_layers=1,
+                decoder_hidden_size=16,
+                decoder_num_attention_heads=2,
+                decoder_intermediate_size=32,
+            )
+        )
+    )
     hf.save_pretrained(tmp_path)
     ours = create_model("videomae", num_classes=3, pretrained=str(tmp_path), **TINY).eval()
     notes = "\n".join(ours.load_report.notes)
@@ -124,8 +143,9 @@ def test_config_without_qv_biases_loads_as_zero_biases(tmp_path):
     assert any("q/v biases set to zero" in n for n in ours.load_report.notes)
     x = torch.randn(1, 3, 4, 32, 32)
     with torch.no_grad():
-        torch.testing.assert_close(ours.tokens(x), hf(pixel_values=x.transpose(1, 2)).last_hidden_state,
-                                   atol=1e-4, rtol=0)
+        torch.testing.assert_close(
+            ours.tokens(x), hf(pixel_values=x.transpose(1, 2)).last_hidden_state, atol=1e-4, rtol=0
+        )
 
 
 def test_sinusoid_table_by_hand():

@@ -28,8 +28,9 @@ def _perturb(model: torch.nn.Module, seed: int = 0) -> None:
 
 def _torchvision_vit(image_size: int = 32) -> VisionTransformer:
     torch.manual_seed(0)
-    vit = VisionTransformer(image_size=image_size, patch_size=8, num_layers=2, num_heads=4, hidden_dim=64,
-                            mlp_dim=256, num_classes=1000).eval()
+    vit = VisionTransformer(
+        image_size=image_size, patch_size=8, num_layers=2, num_heads=4, hidden_dim=64, mlp_dim=256, num_classes=1000
+    ).eval()
     _perturb(vit)
     return vit
 
@@ -53,8 +54,15 @@ def test_spatial_encoder_matches_hugging_face_vit(tmp_path):
     transformers = pytest.importorskip("transformers")
     torch.manual_seed(0)
     # layer_norm_eps as in fervid's (and torchvision's/timm's) ViT; HF's default is 1e-12.
-    config = transformers.ViTConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=256,
-                                    image_size=32, patch_size=8, layer_norm_eps=1e-6)
+    config = transformers.ViTConfig(
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=256,
+        image_size=32,
+        patch_size=8,
+        layer_norm_eps=1e-6,
+    )
     hf = transformers.ViTModel(config).eval()
     _perturb(hf)
     hf.save_pretrained(tmp_path / "saved")  # the file format (encoder.layer.N.attention.attention.query …)
@@ -139,7 +147,8 @@ def test_spatial_encoder_matches_a_timm_vit_reported_as_timm(tmp_path):
     timm = pytest.importorskip("timm")
     torch.manual_seed(0)
     vit = timm.models.vision_transformer.VisionTransformer(
-        img_size=32, patch_size=8, embed_dim=64, depth=2, num_heads=4, num_classes=10, global_pool="token").eval()
+        img_size=32, patch_size=8, embed_dim=64, depth=2, num_heads=4, num_classes=10, global_pool="token"
+    ).eval()
     _perturb(vit)
     path = tmp_path / "timm_vit.pth"
     torch.save(vit.state_dict(), path)  # cls_token, pos_embed, patch_embed.proj, blocks.N.attn.qkv, norm, head

@@ -78,8 +78,16 @@ def test_missing_and_misshapen_keys_are_errors_but_fresh_prefixes_are_reported()
 
 def test_a_fervid_checkpoint_of_another_model_is_rejected(tmp_path):
     model = _c3d()
-    meta = CheckpointMeta(model="c3d", num_classes=3, num_frames=8, image_size=32, classes=list("abc"),
-                          mean=[0.5] * 3, std=[0.5] * 3, model_kwargs={"channels": [4, 8], "hidden": 16})
+    meta = CheckpointMeta(
+        model="c3d",
+        num_classes=3,
+        num_frames=8,
+        image_size=32,
+        classes=list("abc"),
+        mean=[0.5] * 3,
+        std=[0.5] * 3,
+        model_kwargs={"channels": [4, 8], "hidden": 16},
+    )
     save_checkpoint(tmp_path / "c3d.safetensors", model, meta)
     with pytest.raises(PretrainedMismatchError, match="checkpoint of model 'c3d', not 'tsm'"):
         create_model("tsm", num_frames=2, image_size=32, depth=18, pretrained=str(tmp_path / "c3d.safetensors"))
@@ -131,8 +139,16 @@ def test_sharded_pytorch_checkpoints_load_from_their_index(tmp_path):
 
 def test_the_normalisation_of_local_weights_comes_with_them(tmp_path):
     model = _c3d()
-    meta = CheckpointMeta(model="c3d", num_classes=3, num_frames=8, image_size=32, classes=list("abc"),
-                          mean=[0.1, 0.2, 0.3], std=[0.3, 0.2, 0.1], model_kwargs={})
+    meta = CheckpointMeta(
+        model="c3d",
+        num_classes=3,
+        num_frames=8,
+        image_size=32,
+        classes=list("abc"),
+        mean=[0.1, 0.2, 0.3],
+        std=[0.3, 0.2, 0.1],
+        model_kwargs={},
+    )
     save_checkpoint(tmp_path / "c3d.safetensors", model, meta)
     again = create_model("c3d", num_classes=3, pretrained=str(tmp_path / "c3d.safetensors"), **C3D)
     assert (again.load_report.mean, again.load_report.std) == ((0.1, 0.2, 0.3), (0.3, 0.2, 0.1))

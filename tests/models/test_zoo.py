@@ -68,8 +68,14 @@ def test_fervid_checkpoint_round_trip(name, tiny, tmp_path):
     cfg = dict(tiny[name])
     t, s = cfg.pop("num_frames"), cfg.pop("image_size")
     meta = CheckpointMeta(
-        model=name, num_classes=NUM_CLASSES, num_frames=t, image_size=s, classes=["a", "b", "c"],
-        mean=list(info.mean), std=list(info.std), model_kwargs=cfg,
+        model=name,
+        num_classes=NUM_CLASSES,
+        num_frames=t,
+        image_size=s,
+        classes=["a", "b", "c"],
+        mean=list(info.mean),
+        std=list(info.std),
+        model_kwargs=cfg,
     )
     path = tmp_path / "model.safetensors"
     save_checkpoint(path, model, meta)

@@ -13,10 +13,14 @@ from torch.utils.data import Dataset
 from fervid.data.manifest import ClipRecord, read_manifest, read_meta
 from fervid.data.sampling import MODES, sample_indices, view_indices
 from fervid.data.transforms import (
-    IMAGENET_MEAN, IMAGENET_STD, resolve_augment, to_model_input, to_model_views, train_transform,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    resolve_augment,
+    to_model_input,
+    to_model_views,
+    train_transform,
 )
 from fervid.errors import FervidError
-
 
 MAPPED = 4096  # clips a dataset keeps mapped (each is one memory map; Linux allows ~65k per process)
 
@@ -48,10 +52,18 @@ class ClipDataset(Dataset):
     """
 
     def __init__(
-        self, prepared_dir: str | os.PathLike, indices: Sequence[int] | np.ndarray | None = None,
-        num_frames: int = 16, *, train: bool = False, sampling: str = "uniform",
-        image_size: int | None = None, mean: Sequence[float] = IMAGENET_MEAN,
-        std: Sequence[float] = IMAGENET_STD, augment: Mapping | bool | None = None, views: int = 1,
+        self,
+        prepared_dir: str | os.PathLike,
+        indices: Sequence[int] | np.ndarray | None = None,
+        num_frames: int = 16,
+        *,
+        train: bool = False,
+        sampling: str = "uniform",
+        image_size: int | None = None,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+        augment: Mapping | bool | None = None,
+        views: int = 1,
         crops: int = 1,
     ) -> None:
         if sampling not in MODES:
@@ -148,8 +160,9 @@ class ClipDataset(Dataset):
         except (OSError, ValueError) as e:
             raise FervidError(f"{self.clip_path(i)}: cannot read clip ({type(e).__name__}: {e})") from None
         if self.train:
-            clip = train_transform(frames, rng=rng, augment=self.augment, image_size=self.image_size,
-                                   mean=self.mean, std=self.std)
+            clip = train_transform(
+                frames, rng=rng, augment=self.augment, image_size=self.image_size, mean=self.mean, std=self.std
+            )
         else:
             clip = to_model_input(frames, image_size=self.image_size, mean=self.mean, std=self.std)
         return clip, int(self.labels[i])
@@ -162,5 +175,9 @@ class ClipDataset(Dataset):
         except (OSError, ValueError) as e:
             raise FervidError(f"{self.clip_path(i)}: cannot read clip ({type(e).__name__}: {e})") from None
         frames = frames.reshape(self.views, self.num_frames, *frames.shape[1:])  # (views, T, H, W, 3)
-        return torch.cat([to_model_views(f, crops=self.crops, image_size=self.image_size, mean=self.mean,
-                                         std=self.std) for f in frames])
+        return torch.cat(
+            [
+                to_model_views(f, crops=self.crops, image_size=self.image_size, mean=self.mean, std=self.std)
+                for f in frames
+            ]
+        )

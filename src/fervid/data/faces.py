@@ -24,13 +24,21 @@ Box = tuple  # (x, y, w, h, score) in frame pixels
 
 # YuNet by name: `--detector yunet` without a model file fetches this into torch.hub's cache.
 YUNET = "yunet/2023mar"
-register_weights(Weights(
-    model="yunet", name="2023mar", description="YuNet face detector (OpenCV Zoo), run by cv2.FaceDetectorYN",
-    # OpenCV Zoo keeps it in Git LFS; GitHub's raw URL redirects to the LFS file.
-    source=Url("https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/"
-               "face_detection_yunet_2023mar.onnx"),
-    licence="MIT", sha256="8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4", size=232_589,
-))
+register_weights(
+    Weights(
+        model="yunet",
+        name="2023mar",
+        description="YuNet face detector (OpenCV Zoo), run by cv2.FaceDetectorYN",
+        # OpenCV Zoo keeps it in Git LFS; GitHub's raw URL redirects to the LFS file.
+        source=Url(
+            "https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/"
+            "face_detection_yunet_2023mar.onnx"
+        ),
+        licence="MIT",
+        sha256="8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4",
+        size=232_589,
+    )
+)
 
 
 class FaceDetector(Protocol):
@@ -198,8 +206,17 @@ class FaceCropper:
         detect_max_side: frames are downscaled to this long side for detection only.
     """
 
-    def __init__(self, *, detector: str = "haar", detector_model: str | None = None, size: int = 112,
-                 margin: float = 0.2, align: bool = False, smoothing: int = 5, detect_max_side: int = 640):
+    def __init__(
+        self,
+        *,
+        detector: str = "haar",
+        detector_model: str | None = None,
+        size: int = 112,
+        margin: float = 0.2,
+        align: bool = False,
+        smoothing: int = 5,
+        detect_max_side: int = 640,
+    ):
         if size < 8:
             raise FervidError(f"crop size {size} is too small (use at least 8)")
         if margin < 0:
@@ -213,8 +230,12 @@ class FaceCropper:
     @property
     def config(self) -> dict:
         return {
-            "detector": self.detector.name, "detector_model": self.detector_model, "size": self.size,
-            "margin": self.margin, "align": self.align, "smoothing": self.smoothing,
+            "detector": self.detector.name,
+            "detector_model": self.detector_model,
+            "size": self.size,
+            "margin": self.margin,
+            "align": self.align,
+            "smoothing": self.smoothing,
             "detect_max_side": self.detect_max_side,
         }
 
@@ -300,7 +321,7 @@ class FaceCropper:
             if not detected[i]:
                 continue
             x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
-            face = cv2.cvtColor(f[y0:int(cy), x0:int(cx + side / 2)], cv2.COLOR_RGB2GRAY)  # upper half
+            face = cv2.cvtColor(f[y0 : int(cy), x0 : int(cx + side / 2)], cv2.COLOR_RGB2GRAY)  # upper half
             if face.size == 0:
                 continue
             eyes = self._eyes.detectMultiScale(face, 1.1, 5, minSize=(max(4, int(side / 10)),) * 2)

@@ -28,9 +28,7 @@ from fervid.checkpoint import atomic_write_bytes
 from fervid.errors import FervidError
 
 FORMAT = "fervid-prepared/1"
-MANIFEST_COLUMNS = (
-    "clip_id", "subject", "label", "n_frames", "source", "face_rate", "dropped_frames", "fold", "file"
-)
+MANIFEST_COLUMNS = ("clip_id", "subject", "label", "n_frames", "source", "face_rate", "dropped_frames", "fold", "file")
 
 
 @dataclass
@@ -68,10 +66,15 @@ def read_manifest(prepared_dir: str | os.PathLike) -> list[ClipRecord]:
     with open(path, newline="") as f:
         for i, row in enumerate(csv.DictReader(f), start=2):
             try:
-                out.append(ClipRecord(
-                    **{k: (int(v) if types[k] == "int" else float(v) if types[k] == "float" else v)
-                       for k, v in row.items() if k in types}
-                ))
+                out.append(
+                    ClipRecord(
+                        **{
+                            k: (int(v) if types[k] == "int" else float(v) if types[k] == "float" else v)
+                            for k, v in row.items()
+                            if k in types
+                        }
+                    )
+                )
             except (TypeError, ValueError) as e:
                 raise FervidError(f"{path}:{i}: malformed manifest row ({e})") from None
     return out

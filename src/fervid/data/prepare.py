@@ -23,13 +23,13 @@ from typing import Any
 import numpy as np
 
 from fervid.checkpoint import atomic_write_bytes
-from fervid.errors import FervidError
 from fervid.data.faces import FaceCropper
 from fervid.data.manifest import ClipRecord, read_meta, write_csv_atomic, write_manifest, write_meta
 from fervid.data.readers import Item, read_listing
 from fervid.data.readers.common import EXCLUDED, list_frames
 from fervid.data.verify import clip_problem
 from fervid.data.video import read_frames, read_video
+from fervid.errors import FervidError
 from fervid.writes import WriteFailed
 
 STATE_DIR = ".prepare"
@@ -89,12 +89,20 @@ def process_item(item: Item, out: Path, cropper: FaceCropper) -> dict:
         np.save(buf, crop.geometry)  # (T, 4): centre x, centre y, side, roll; re-cuts aligned masks exactly
         atomic_write_bytes(out / "boxes" / f"{item.clip_id}.npy", buf.getvalue(), what="a clip's crop boxes")
         record = ClipRecord(
-            clip_id=item.clip_id, subject=item.subject, label=item.label, n_frames=len(crop.clip),
-            source=item.source, face_rate=round(crop.face_rate, 4), dropped_frames=dropped, fold=item.fold, file=file,
+            clip_id=item.clip_id,
+            subject=item.subject,
+            label=item.label,
+            n_frames=len(crop.clip),
+            source=item.source,
+            face_rate=round(crop.face_rate, 4),
+            dropped_frames=dropped,
+            fold=item.fold,
+            file=file,
         )
         state = {"record": asdict(record), "extra": extra}
-    atomic_write_bytes(out / STATE_DIR / f"{item.clip_id}.json", json.dumps(state).encode(),
-                       what="prepare's record of a clip")
+    atomic_write_bytes(
+        out / STATE_DIR / f"{item.clip_id}.json", json.dumps(state).encode(), what="prepare's record of a clip"
+    )
     return state
 
 
@@ -151,10 +159,22 @@ def _check_out(out: Path, meta: dict) -> None:
         raise FervidError(f"{out}: not empty and not a prepared dataset; choose a new OUT")
 
 
-def prepare(src: str | os.PathLike, out: str | os.PathLike, fmt: str, *, size: int = 112, detector: str = "haar",
-            detector_model: str | None = None, margin: float = 0.2, align: bool = False,
-            smoothing: int = 5, workers: int = 1, strict: bool = False, progress: bool = True,
-            **reader_options: Any) -> PrepareSummary:
+def prepare(
+    src: str | os.PathLike,
+    out: str | os.PathLike,
+    fmt: str,
+    *,
+    size: int = 112,
+    detector: str = "haar",
+    detector_model: str | None = None,
+    margin: float = 0.2,
+    align: bool = False,
+    smoothing: int = 5,
+    workers: int = 1,
+    strict: bool = False,
+    progress: bool = True,
+    **reader_options: Any,
+) -> PrepareSummary:
     """Prepare dataset ``src`` (layout ``fmt``) into ``out``; see the module docstring.
 
     ``reader_options`` go to the reader (oulu: ``modality``, ``illumination``, ``variant``;
@@ -166,10 +186,18 @@ def prepare(src: str | os.PathLike, out: str | os.PathLike, fmt: str, *, size: i
     start = time.perf_counter()
     out = Path(out)
     listing = read_listing(fmt, src, **{k: v for k, v in reader_options.items() if v is not None})
-    cropper = FaceCropper(detector=detector, detector_model=detector_model, size=size, margin=margin,
-                          align=align, smoothing=smoothing)
-    meta = {"dataset": listing.dataset, "classes": listing.classes, "size": size, "preprocess": cropper.config,
-            "source": str(Path(src).resolve()), "reader": fmt, "options": listing.options}
+    cropper = FaceCropper(
+        detector=detector, detector_model=detector_model, size=size, margin=margin, align=align, smoothing=smoothing
+    )
+    meta = {
+        "dataset": listing.dataset,
+        "classes": listing.classes,
+        "size": size,
+        "preprocess": cropper.config,
+        "source": str(Path(src).resolve()),
+        "reader": fmt,
+        "options": listing.options,
+    }
     _check_out(out, meta)
     write_meta(out, meta)  # first: a folder holding only our subfolders would be "not a prepared dataset"
     (out / "clips").mkdir(parents=True, exist_ok=True)
@@ -218,6 +246,11 @@ def _write_lists(out: Path, listing, states: dict[str, dict]) -> PrepareSummary:
     write_csv_atomic(out / "skipped.csv", ("item", "reason"), skipped)
     excluded = sum(reason.startswith(EXCLUDED) for _, reason in skipped)
     return PrepareSummary(
-        out=str(out), written=len(records), skipped=len(skipped) - excluded, excluded=excluded, processed=0,
-        dropped_frames=sum(r.dropped_frames for r in records), seconds=0.0,
+        out=str(out),
+        written=len(records),
+        skipped=len(skipped) - excluded,
+        excluded=excluded,
+        processed=0,
+        dropped_frames=sum(r.dropped_frames for r in records),
+        seconds=0.0,
     )

@@ -74,5 +74,4 @@ def view_indices(n_frames: int, num_frames: int, mode: str = "uniform", views: i
     if mode == "last":
         raise FervidError(f"{views} test views need sampling 'uniform' or 'segment'; 'last' is one window")
     sample_indices(n_frames, num_frames, mode)  # checks the arguments
-    return np.stack([_in_segments(n_frames, num_frames, np.full(num_frames, (v + 0.5) / views))
-                     for v in range(views)])
+    return np.stack([_in_segments(n_frames, num_frames, np.full(num_frames, (v + 0.5) / views)) for v in range(views)])

@@ -71,9 +71,16 @@ def _record_of(row, number: int) -> ClipRecord:
     subject = _text(row.get("subject"))
     if not subject:
         raise FervidError(f"manifest row {number}: no subject")
-    return ClipRecord(clip_id=_text(row.get("clip_id")) or str(number), subject=subject,
-                      label=_text(row.get("label")), n_frames=0, source=_text(row.get("source")), face_rate=1.0,
-                      fold=_text(row.get("fold")), file=_text(row.get("file")))
+    return ClipRecord(
+        clip_id=_text(row.get("clip_id")) or str(number),
+        subject=subject,
+        label=_text(row.get("label")),
+        n_frames=0,
+        source=_text(row.get("source")),
+        face_rate=1.0,
+        fold=_text(row.get("fold")),
+        file=_text(row.get("file")),
+    )
 
 
 def subject_kfold(
@@ -125,8 +132,10 @@ def resolve_rule(manifest: Manifest, rule: str = "auto") -> str:
         return "id"
     if "" in values:
         missing = sum(1 for r in records if not r.fold.strip())
-        raise FervidError(f"rule 'auto': {missing} of {len(records)} manifest rows have no fold, the others do; "
-                          "fill the fold column or choose protocol.rule id or stratified")
+        raise FervidError(
+            f"rule 'auto': {missing} of {len(records)} manifest rows have no fold, the others do; "
+            "fill the fold column or choose protocol.rule id or stratified"
+        )
     return "holdout" if {v.lower() for v in values} == set(HOLDOUT) else "fixed"
 
 
@@ -141,8 +150,10 @@ def _holdout(records: list[ClipRecord], k: int | None) -> tuple[np.ndarray, np.n
     train_subjects = {r.subject for r, v in zip(records, values) if v == "train"}
     both = sorted(train_subjects & {r.subject for r, v in zip(records, values) if v == "test"}, key=natural_key)
     if both:
-        raise FervidError(f"rule 'holdout': subject {both[0]} has clips in both train and test; "
-                          "a subject-independent split needs each subject on one side")
+        raise FervidError(
+            f"rule 'holdout': subject {both[0]} has clips in both train and test; "
+            "a subject-independent split needs each subject on one side"
+        )
     rows = np.arange(len(records))
     return rows[values == "train"], rows[values == "test"]
 
@@ -158,8 +169,11 @@ def _fixed_folds(records: list[ClipRecord], k: int | None) -> tuple[np.ndarray, 
     values = sorted({r.fold.strip() for r in records}, key=natural_key)
     split = [v for v in values if v.lower() in HOLDOUT]
     if split:  # read as two folds, a train/test split would also train on the official test set
-        what = ("holds a train/test split, not folds: use rule 'holdout' (or 'auto')" if len(split) == len(values)
-                else f"mixes {', '.join(split)} with fold values {', '.join(v for v in values if v not in split)}")
+        what = (
+            "holds a train/test split, not folds: use rule 'holdout' (or 'auto')"
+            if len(split) == len(values)
+            else f"mixes {', '.join(split)} with fold values {', '.join(v for v in values if v not in split)}"
+        )
         raise FervidError(f"rule 'fixed': the manifest's fold column {what}")
     if k is not None and k != len(values):
         raise FervidError(f"rule 'fixed': the manifest defines {len(values)} folds ({', '.join(values)}), not k={k}")
@@ -264,7 +278,11 @@ def check_subject_disjoint(manifest: Manifest, *parts: Sequence[int] | np.ndarra
 
 
 def fold_record(
-    manifest: Manifest, fold: int, train_idx, test_idx, val_idx=(),
+    manifest: Manifest,
+    fold: int,
+    train_idx,
+    test_idx,
+    val_idx=(),
 ) -> dict:
     """One entry of a run's ``folds.json``: the subjects on each side of fold ``fold``."""
     records = _records(manifest)

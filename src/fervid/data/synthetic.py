@@ -91,8 +91,10 @@ class SynthSummary:
     seconds: float
 
     def __str__(self) -> str:
-        return (f"wrote {self.sequences} sequences ({self.frames:,} frames) of {self.subjects} subjects "
-                f"to {self.out} in {self.seconds:.1f} s")
+        return (
+            f"wrote {self.sequences} sequences ({self.frames:,} frames) of {self.subjects} subjects "
+            f"to {self.out} in {self.seconds:.1f} s"
+        )
 
 
 def _rng(seed: int, *keys: int) -> np.random.Generator:
@@ -113,8 +115,9 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
     return x * x * (3 - 2 * x)
 
 
-def plan_sequence(seed: int, subject: Subject, emotion: str, n_frames: int, *,
-                  intensity: tuple[float, float] = (0.2, 1.0)) -> Sequence:
+def plan_sequence(
+    seed: int, subject: Subject, emotion: str, n_frames: int, *, intensity: tuple[float, float] = (0.2, 1.0)
+) -> Sequence:
     """Draw the AU timeline, motion, lighting and noise of one sequence."""
     if emotion not in PROTOTYPES:
         raise FervidError(f"unknown emotion {emotion!r}; expected one of {', '.join(EMOTIONS)}")
@@ -138,25 +141,41 @@ def plan_sequence(seed: int, subject: Subject, emotion: str, n_frames: int, *,
     def wobble(amp: float) -> np.ndarray:
         return amp * np.sin(2 * np.pi * rng.uniform(0.2, 1.0) * t / max(T, 8) + rng.uniform(0, 2 * np.pi))
 
-    pose = np.stack([
-        rng.normal(0, 0.012) + wobble(0.005),  # dx
-        rng.normal(0, 0.012) + wobble(0.004),  # dy
-        rng.normal(0, 2.0) + wobble(0.8),  # roll, degrees
-        rng.uniform(0.96, 1.04) + wobble(0.008),  # scale
-        1 - np.abs(rng.normal(0, 0.03) + wobble(0.01)),  # horizontal squash: a slight head turn
-    ], 1)
+    pose = np.stack(
+        [
+            rng.normal(0, 0.012) + wobble(0.005),  # dx
+            rng.normal(0, 0.012) + wobble(0.004),  # dy
+            rng.normal(0, 2.0) + wobble(0.8),  # roll, degrees
+            rng.uniform(0.96, 1.04) + wobble(0.008),  # scale
+            1 - np.abs(rng.normal(0, 0.03) + wobble(0.01)),  # horizontal squash: a slight head turn
+        ],
+        1,
+    )
     g0 = rng.uniform(0.85, 1.1)
     k0 = rng.uniform(0, 0.25)
-    light = np.stack([np.linspace(g0, g0 * rng.uniform(0.92, 1.08), T),
-                      np.linspace(k0, k0 * rng.uniform(0.6, 1.4), T)], 1)
+    light = np.stack(
+        [np.linspace(g0, g0 * rng.uniform(0.92, 1.08), T), np.linspace(k0, k0 * rng.uniform(0.6, 1.4), T)], 1
+    )
     blink = np.zeros(T)
     if T > 4 and rng.uniform() < 0.35:
         b = int(rng.integers(2, T - 1))
         blink[b] = 1.0
         blink[b - 1] = blink[b + 1] = 0.45
     gaze = (float(rng.normal(0, 0.25)), float(rng.normal(0, 0.2)))
-    return Sequence(subject.index, emotion, aus, apex, onset - 1, peak, pose, light,
-                    float(rng.uniform(0, 2 * np.pi)), blink, gaze, float(rng.uniform(1.0, 4.0)))
+    return Sequence(
+        subject.index,
+        emotion,
+        aus,
+        apex,
+        onset - 1,
+        peak,
+        pose,
+        light,
+        float(rng.uniform(0, 2 * np.pi)),
+        blink,
+        gaze,
+        float(rng.uniform(1.0, 4.0)),
+    )
 
 
 def make_background(subject: Subject, size: tuple[int, int]) -> np.ndarray:
@@ -237,8 +256,9 @@ class _Composer:
             yield cv2.add(img, bank[oy : oy + h, ox : ox + w], dtype=cv2.CV_8U)
 
 
-def plan_subject(seed: int, subject: Subject, frames: tuple[int, int],
-                 intensity: tuple[float, float]) -> list[Sequence]:
+def plan_subject(
+    seed: int, subject: Subject, frames: tuple[int, int], intensity: tuple[float, float]
+) -> list[Sequence]:
     """The six sequences ``generate`` draws for ``subject``, in ``EMOTIONS`` order."""
     lengths = _rng(seed, subject.index, 50).integers(frames[0], frames[1] + 1, len(EMOTIONS))
     return [plan_sequence(seed, subject, e, int(n), intensity=intensity) for e, n in zip(EMOTIONS, lengths)]
@@ -267,8 +287,15 @@ def _check_out(out: Path) -> None:
         raise FervidError(f"{out}: folder is not empty and was not written by fervid synth; choose another")
 
 
-def _write_subject(root: Path, seed: int, s: int, frames: tuple[int, int], size: tuple[int, int],
-                   intensity: tuple[float, float], quality: int) -> list[dict]:
+def _write_subject(
+    root: Path,
+    seed: int,
+    s: int,
+    frames: tuple[int, int],
+    size: tuple[int, int],
+    intensity: tuple[float, float],
+    quality: int,
+) -> list[dict]:
     """Render and write subject ``s``'s six sequences under ``root``; their records."""
     subject = make_subject(seed, s)
     composer = _Composer(subject, size)
@@ -283,14 +310,30 @@ def _write_subject(root: Path, seed: int, s: int, frames: tuple[int, int], size:
             if not ok:
                 raise FervidError(f"{folder}: JPEG encoding failed")
             (folder / f"{i:03d}.jpeg").write_bytes(buf.tobytes())
-        records.append({"subject": f"P{s + 1:03d}", "emotion": emotion, "n_frames": seq.n_frames,
-                        "apex": round(seq.apex, 4), "onset": seq.onset, "peak": seq.peak})
+        records.append(
+            {
+                "subject": f"P{s + 1:03d}",
+                "emotion": emotion,
+                "n_frames": seq.n_frames,
+                "apex": round(seq.apex, 4),
+                "onset": seq.onset,
+                "peak": seq.peak,
+            }
+        )
     return records
 
 
-def generate(out, *, subjects: int = 20, frames: int | tuple[int, int] = (10, 30),
-             size: tuple[int, int] = (320, 240), seed: int = 0,
-             intensity: tuple[float, float] = (0.2, 1.0), quality: int = 90, workers: int = 1) -> SynthSummary:
+def generate(
+    out,
+    *,
+    subjects: int = 20,
+    frames: int | tuple[int, int] = (10, 30),
+    size: tuple[int, int] = (320, 240),
+    seed: int = 0,
+    intensity: tuple[float, float] = (0.2, 1.0),
+    quality: int = 90,
+    workers: int = 1,
+) -> SynthSummary:
     """Write a synthetic Oulu-CASIA-layout dataset to ``out`` and return a summary.
 
     ``out/OriginalImg/VL/Strong/P001/{Anger,…,Surprise}/000.jpeg …``: ``subjects`` subjects ×
@@ -318,8 +361,9 @@ def generate(out, *, subjects: int = 20, frames: int | tuple[int, int] = (10, 30
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.synth-tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    job = functools.partial(_write_subject, tmp, seed, frames=(lo, hi), size=(w, h),
-                            intensity=tuple(intensity), quality=quality)
+    job = functools.partial(
+        _write_subject, tmp, seed, frames=(lo, hi), size=(w, h), intensity=tuple(intensity), quality=quality
+    )
     try:
         if workers > 1 and subjects > 1:
             from concurrent.futures import ProcessPoolExecutor
@@ -329,10 +373,18 @@ def generate(out, *, subjects: int = 20, frames: int | tuple[int, int] = (10, 30
         else:
             per_subject = [job(s) for s in range(subjects)]
         records = [r for rs in per_subject for r in rs]
-        meta = {"generator": GENERATOR, "seed": seed, "subjects": subjects, "frames": [lo, hi],
-                "size": [w, h], "intensity": list(intensity), "quality": quality,
-                "layout": "/".join(LAYOUT), "aus": {e: list(v) for e, v in PROTOTYPES.items()},
-                "sequences": records}
+        meta = {
+            "generator": GENERATOR,
+            "seed": seed,
+            "subjects": subjects,
+            "frames": [lo, hi],
+            "size": [w, h],
+            "intensity": list(intensity),
+            "quality": quality,
+            "layout": "/".join(LAYOUT),
+            "aus": {e: list(v) for e, v in PROTOTYPES.items()},
+            "sequences": records,
+        }
         atomic_write_bytes(tmp / "synth.json", json.dumps(meta, indent=1).encode())
         if out.exists():
             old = out.parent / f".{out.name}.synth-old"

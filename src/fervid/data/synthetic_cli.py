@@ -43,15 +43,33 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("out", nargs="?", metavar="OUT", help="output folder (new, or one written by fervid synth)")
     p.add_argument("--subjects", type=int, default=20, metavar="N", help="number of subjects (default 20)")
-    p.add_argument("--frames", type=_frames, default=(10, 30), metavar="N|MIN-MAX", help="frames per sequence: N or MIN-MAX (default 10-30)")
-    p.add_argument("--size", type=_size, default=(320, 240), metavar="WxH", help="frame size WIDTHxHEIGHT (default 320x240)")
+    p.add_argument(
+        "--frames",
+        type=_frames,
+        default=(10, 30),
+        metavar="N|MIN-MAX",
+        help="frames per sequence: N or MIN-MAX (default 10-30)",
+    )
+    p.add_argument(
+        "--size", type=_size, default=(320, 240), metavar="WxH", help="frame size WIDTHxHEIGHT (default 320x240)"
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--intensity", type=_range, default=(0.2, 1.0), metavar="LOW-HIGH",
-                   help="apex intensity range LOW-HIGH; weak expressions are harder (default 0.2-1.0)")
-    p.add_argument("--workers", type=int, default=1, metavar="N", help="processes rendering subjects in parallel (default 1)")
+    p.add_argument(
+        "--intensity",
+        type=_range,
+        default=(0.2, 1.0),
+        metavar="LOW-HIGH",
+        help="apex intensity range LOW-HIGH; weak expressions are harder (default 0.2-1.0)",
+    )
+    p.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="processes rendering subjects in parallel (default 1)"
+    )
     p.add_argument("--strip", metavar="PNG", help="also write a PNG strip of each emotion, neutral to apex")
-    p.add_argument("--masks", action="store_true",
-                   help="also write, per frame, where the Action Units changed the face (OUT/AUMasks/P001/Anger/000.png)")
+    p.add_argument(
+        "--masks",
+        action="store_true",
+        help="also write, per frame, where the Action Units changed the face (OUT/AUMasks/P001/Anger/000.png)",
+    )
     p.set_defaults(func=run)
 
 
@@ -61,8 +79,15 @@ def run(args) -> int:
     if args.out is None and args.strip is None:
         raise FervidError("give an output folder OUT, or --strip PNG, or both")
     if args.out is not None:
-        summary = generate(args.out, subjects=args.subjects, frames=args.frames, size=args.size,
-                           seed=args.seed, intensity=args.intensity, workers=args.workers)
+        summary = generate(
+            args.out,
+            subjects=args.subjects,
+            frames=args.frames,
+            size=args.size,
+            seed=args.seed,
+            intensity=args.intensity,
+            workers=args.workers,
+        )
         print(summary)
         if args.masks:
             from fervid.data.synthetic_masks import MASK_DIR, write_au_masks

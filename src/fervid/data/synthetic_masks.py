@@ -62,8 +62,10 @@ def _write_subject_masks(root: Path, meta: dict, s: int) -> int:
         name = f"P{s + 1:03d}"
         rec = records.get((name, seq.emotion))
         if rec is None or rec["n_frames"] != seq.n_frames or rec["apex"] != round(seq.apex, 4):
-            raise FervidError(f"{root}: synth.json's {name} {seq.emotion} does not match this fervid's generator "
-                              "(written by another version?); regenerate the set to get masks")
+            raise FervidError(
+                f"{root}: synth.json's {name} {seq.emotion} does not match this fervid's generator "
+                "(written by another version?); regenerate the set to get masks"
+            )
         folder = root / MASK_DIR / name / FOLDERS[seq.emotion]
         folder.mkdir(parents=True, exist_ok=True)
         for i, mask in enumerate(sequence_masks(composer, seq)):
@@ -149,8 +151,10 @@ def crop_masks(prepared_dir, clip_id: str, synth_dir) -> tuple[np.ndarray, np.nd
         frames, _ = read_frames(list_frames(synth / "OriginalImg" / record.source)[0])
         crop = cropper.crop(frames)
         if not np.array_equal(crop.clip, np.load(prepared / record.file)):
-            raise FervidError(f"{prepared}: {clip_id} has no recorded crop boxes and re-cropping its frames does not "
-                              "reproduce the clip; prepare the set again")
+            raise FervidError(
+                f"{prepared}: {clip_id} has no recorded crop boxes and re-cropping its frames does not "
+                "reproduce the clip; prepare the set again"
+            )
         geometry = crop.geometry
     if len(geometry) != len(changed):
         raise FervidError(f"{prepared}: {clip_id} has {len(geometry)} crop boxes but {len(changed)} mask frames")

@@ -47,8 +47,18 @@ def _line(img, points, color, thickness) -> None:
 
 
 def _ellipse(img, centre, axes, color, angle=0.0, thickness=-1) -> None:
-    cv2.ellipse(img, tuple(_fix(centre).tolist()), tuple(_fix(np.maximum(axes, 0.5)).tolist()), angle, 0, 360,
-                color, thickness, cv2.LINE_AA, _SHIFT)
+    cv2.ellipse(
+        img,
+        tuple(_fix(centre).tolist()),
+        tuple(_fix(np.maximum(axes, 0.5)).tolist()),
+        angle,
+        0,
+        360,
+        color,
+        thickness,
+        cv2.LINE_AA,
+        _SHIFT,
+    )
 
 
 @functools.cache
@@ -75,7 +85,6 @@ def _mix(a, b, w: float) -> tuple[float, float, float]:
 
 def _gauss(X, Y, x0, y0, sx, sy):
     return np.exp(-0.5 * (((X - x0) / sx) ** 2 + ((Y - y0) / sy) ** 2))
-
 
 
 class FaceRenderer:
@@ -122,14 +131,28 @@ class FaceRenderer:
 
         if p.hair_style == 1:
             _ellipse(img, (cx, cy + 0.25 * b), (1.3 * a, 1.25 * b), opaque(_shade(p.hair, 0.8)))
-            _poly(img, [(cx - 1.3 * a, cy + 0.25 * b), (cx + 1.3 * a, cy + 0.25 * b),
-                        (cx + 1.2 * a, cy + 1.6 * b), (cx - 1.2 * a, cy + 1.6 * b)], opaque(_shade(p.hair, 0.8)))
+            _poly(
+                img,
+                [
+                    (cx - 1.3 * a, cy + 0.25 * b),
+                    (cx + 1.3 * a, cy + 0.25 * b),
+                    (cx + 1.2 * a, cy + 1.6 * b),
+                    (cx - 1.2 * a, cy + 1.6 * b),
+                ],
+                opaque(_shade(p.hair, 0.8)),
+            )
         neck = opaque(_shade(p.skin, 0.78))
-        _poly(img, [(cx - 0.5 * a, cy), (cx + 0.5 * a, cy),
-                    (cx + 0.55 * a, cy + 1.7 * b), (cx - 0.55 * a, cy + 1.7 * b)], neck)
+        _poly(
+            img,
+            [(cx - 0.5 * a, cy), (cx + 0.5 * a, cy), (cx + 0.55 * a, cy + 1.7 * b), (cx - 0.55 * a, cy + 1.7 * b)],
+            neck,
+        )
         _ellipse(img, (cx, cy + 2.1 * b), (2.3 * a, 0.75 * b), opaque(p.shirt))
-        _poly(img, [(cx - 2.3 * a, cy + 2.1 * b), (cx + 2.3 * a, cy + 2.1 * b), (cx + 2.3 * a, h), (cx - 2.3 * a, h)],
-              opaque(p.shirt))
+        _poly(
+            img,
+            [(cx - 2.3 * a, cy + 2.1 * b), (cx + 2.3 * a, cy + 2.1 * b), (cx + 2.3 * a, h), (cx - 2.3 * a, h)],
+            opaque(p.shirt),
+        )
         _ellipse(img, (cx, cy + 1.38 * b), (0.5 * a, 0.12 * b), opaque(_shade(p.skin, 0.72)))  # collar opening
         if p.hair_style != 1:
             for s in (-1, 1):
@@ -202,8 +225,9 @@ class FaceRenderer:
 
     # -- per frame -------------------------------------------------------------------------
 
-    def render(self, au: np.ndarray, *, blink: float = 0.0, gaze: tuple[float, float] = (0.0, 0.0),
-               blur: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    def render(
+        self, au: np.ndarray, *, blink: float = 0.0, gaze: tuple[float, float] = (0.0, 0.0), blur: float = 1.0
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Draw the face with AU intensities ``au`` (len(AUS),), values in [0, ~1.2].
 
         Returns ``(bgr (H, W, 3) uint8, alpha (H, W) uint8)`` on the canonical canvas, colour
@@ -320,8 +344,12 @@ class FaceRenderer:
         _line(img, lower, _shade(p.skin, 0.55), 1.2)
         tight = max(g["AU7"], 0.7 * g["AU6"])
         if tight > 0.05:  # bulge under the tightened lower lid
-            _line(img, _curve(inner + (0, 0.25 * eh), (ex, ey + down + 0.5 * eh), outer + (0, 0.35 * eh), 10),
-                  _shade(p.skin, 1 - 0.3 * min(tight, 1)), 1.5)
+            _line(
+                img,
+                _curve(inner + (0, 0.25 * eh), (ex, ey + down + 0.5 * eh), outer + (0, 0.35 * eh), 10),
+                _shade(p.skin, 1 - 0.3 * min(tight, 1)),
+                1.5,
+            )
         if g["AU6"] > 0.05:  # crow's feet
             c = _shade(p.skin, 1 - 0.32 * min(g["AU6"], 1))
             for dy in (-0.6, 0.1, 0.8):
@@ -334,8 +362,12 @@ class FaceRenderer:
         dark = _shade(p.skin, 0.6)
         for s in (-1, 1):
             _ellipse(img, (cx + s * 0.42 * nw, ny + 0.05 * b), (0.2 * nw, 0.09 * nw), (30, 30, 45), angle=s * 15)
-            wing = _curve((cx + s * 0.55 * nw, ny - 0.09 * b), (cx + s * 1.0 * nw, ny + 0.01 * b),
-                          (cx + s * 0.6 * nw, ny + 0.07 * b), 10)
+            wing = _curve(
+                (cx + s * 0.55 * nw, ny - 0.09 * b),
+                (cx + s * 1.0 * nw, ny + 0.01 * b),
+                (cx + s * 0.6 * nw, ny + 0.07 * b),
+                10,
+            )
             _line(img, wing, dark, 1.8)
         if g["AU9"] > 0.05:  # wrinkles across the bridge
             c = _shade(p.skin, 1 - 0.4 * min(g["AU9"], 1))

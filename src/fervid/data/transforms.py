@@ -29,7 +29,11 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 # Faces are roughly square and their proportions carry expression, so the aspect-ratio range
 # is narrower than torchvision's ImageNet default (3/4, 4/3).
 DEFAULT_AUGMENT = {
-    "scale": (0.8, 1.0), "ratio": (0.9, 1.1), "flip": True, "rotate": 10.0, "color_jitter": 0.2,
+    "scale": (0.8, 1.0),
+    "ratio": (0.9, 1.1),
+    "flip": True,
+    "rotate": 10.0,
+    "color_jitter": 0.2,
 }
 NO_AUGMENT = {"scale": (1.0, 1.0), "ratio": (1.0, 1.0), "flip": False, "rotate": 0.0, "color_jitter": 0.0}
 
@@ -48,9 +52,7 @@ def resolve_augment(augment: Mapping | bool | None) -> dict:
     augment = dict(augment or {})
     unknown = sorted(set(augment) - set(DEFAULT_AUGMENT))
     if unknown:
-        raise FervidError(
-            f"unknown augmentation setting(s) {', '.join(unknown)}; known: {', '.join(DEFAULT_AUGMENT)}"
-        )
+        raise FervidError(f"unknown augmentation setting(s) {', '.join(unknown)}; known: {', '.join(DEFAULT_AUGMENT)}")
     out = {**DEFAULT_AUGMENT, **augment}
     for key in ("scale", "ratio"):
         lo, hi = _pair(out[key], key)
@@ -74,7 +76,11 @@ def _pair(value, key: str) -> tuple[float, float]:
 
 
 def crop_box(
-    height: int, width: int, *, scale: tuple[float, float], ratio: tuple[float, float],
+    height: int,
+    width: int,
+    *,
+    scale: tuple[float, float],
+    ratio: tuple[float, float],
     rng: np.random.Generator,
 ) -> tuple[int, int, int, int]:
     """Draw a random-resized-crop box ``(top, left, h, w)`` covering ``scale`` of the area with
@@ -97,9 +103,16 @@ def crop_box(
 
 
 def augment_clip(
-    clip: np.ndarray, *, size: tuple[int, int], rng: np.random.Generator,
-    mean: Sequence[float], std: Sequence[float],
-    scale: tuple[float, float], ratio: tuple[float, float], flip: bool, rotate: float,
+    clip: np.ndarray,
+    *,
+    size: tuple[int, int],
+    rng: np.random.Generator,
+    mean: Sequence[float],
+    std: Sequence[float],
+    scale: tuple[float, float],
+    ratio: tuple[float, float],
+    flip: bool,
+    rotate: float,
     color_jitter: tuple[float, float, float],
 ) -> torch.Tensor:
     """Augment a uint8 ``(T, H, W, 3)`` clip with one set of random parameters and normalise.
@@ -117,7 +130,11 @@ def augment_clip(
 
 
 def warp_clip(
-    clip: np.ndarray, *, box: tuple[int, int, int, int], size: tuple[int, int], flip: bool = False,
+    clip: np.ndarray,
+    *,
+    box: tuple[int, int, int, int],
+    size: tuple[int, int],
+    flip: bool = False,
     angle: float = 0.0,
 ) -> np.ndarray:
     """Crop ``box`` = (top, left, h, w), resize to ``size``, flip, rotate ``angle`` degrees
@@ -150,9 +167,15 @@ def warp_clip(
     out = np.empty((clip.shape[0], out_h, out_w, 3), dtype=np.uint8)
     for t, frame in enumerate(clip):
         if shrink:
-            frame = cv2.resize(frame[top:top + h, left:left + w], (out_w, out_h), interpolation=cv2.INTER_AREA)
-        out[t] = cv2.warpAffine(frame, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            frame = cv2.resize(frame[top : top + h, left : left + w], (out_w, out_h), interpolation=cv2.INTER_AREA)
+        out[t] = cv2.warpAffine(
+            frame,
+            matrix,
+            (out_w, out_h),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
     return out
 
 
@@ -161,8 +184,14 @@ _GRAY = (0.2989, 0.587, 0.114)
 
 
 def color_normalize(
-    clip: torch.Tensor, *, brightness: float = 1.0, contrast: float = 1.0, saturation: float = 1.0,
-    mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD, pixel_scale: float = 1.0,
+    clip: torch.Tensor,
+    *,
+    brightness: float = 1.0,
+    contrast: float = 1.0,
+    saturation: float = 1.0,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+    pixel_scale: float = 1.0,
 ) -> torch.Tensor:
     """Colour jitter then normalise a float ``(3, T, H, W)`` clip whose pixels times
     ``pixel_scale`` lie in [0, 1]; returns a new float32 ``(3, T, H, W)``.
@@ -222,8 +251,11 @@ def _size(image_size: int | None, height: int, width: int) -> tuple[int, int]:
 
 
 def to_model_input(
-    clip_uint8: np.ndarray, *, image_size: int | None = None,
-    mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
+    clip_uint8: np.ndarray,
+    *,
+    image_size: int | None = None,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
 ) -> torch.Tensor:
     """Evaluation transform: ``(T, H, W, 3)`` uint8 RGB → float32 ``(3, T, S, S)``.
 
@@ -238,8 +270,12 @@ def to_model_input(
 
 
 def to_model_views(
-    clip_uint8: np.ndarray, *, crops: int = 1, image_size: int | None = None,
-    mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
+    clip_uint8: np.ndarray,
+    *,
+    crops: int = 1,
+    image_size: int | None = None,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
 ) -> torch.Tensor:
     """Test-time spatial views: ``(T, H, W, 3)`` uint8 → float32 ``(crops, 3, T, S, S)``.
 
@@ -257,13 +293,17 @@ def to_model_views(
     big = round(side * 8 / 7)
     clip = F.resize(clip, [big, big], antialias=True)
     top = (big - side) // 2
-    views = [clip[:, :, top:top + side, left:left + side] for left in (0, (big - side) // 2, big - side)]
+    views = [clip[:, :, top : top + side, left : left + side] for left in (0, (big - side) // 2, big - side)]
     return torch.stack([_finish(v, mean, std, pixel_scale=1 / 255) for v in views])
 
 
 def train_transform(
-    clip_uint8: np.ndarray, *, rng: np.random.Generator, augment: Mapping | None = None,
-    image_size: int | None = None, mean: Sequence[float] = IMAGENET_MEAN,
+    clip_uint8: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    augment: Mapping | None = None,
+    image_size: int | None = None,
+    mean: Sequence[float] = IMAGENET_MEAN,
     std: Sequence[float] = IMAGENET_STD,
 ) -> torch.Tensor:
     """Training transform: augment with one parameter set per clip, normalise.

@@ -50,8 +50,9 @@ def clip_problem(path: Path, record: ClipRecord | None = None, size: int | None 
     return None
 
 
-def find_bad_clips(prepared_dir: str | os.PathLike, records: Iterable[ClipRecord],
-                   size: int | None = None) -> list[tuple[ClipRecord, Path, str]]:
+def find_bad_clips(
+    prepared_dir: str | os.PathLike, records: Iterable[ClipRecord], size: int | None = None
+) -> list[tuple[ClipRecord, Path, str]]:
     """``(record, path, problem)`` for every clip of ``records`` that :func:`clip_problem` rejects."""
     root = Path(prepared_dir)
     bad = []
@@ -68,8 +69,10 @@ def check_clips(prepared_dir: str | os.PathLike, records: list[ClipRecord], size
     bad = find_bad_clips(prepared_dir, records, size)
     if not bad:
         return
-    listed = "; ".join(f"{path.relative_to(prepared_dir) if path.is_relative_to(prepared_dir) else path} "
-                       f"({problem})" for _, path, problem in bad)
+    listed = "; ".join(
+        f"{path.relative_to(prepared_dir) if path.is_relative_to(prepared_dir) else path} ({problem})"
+        for _, path, problem in bad
+    )
     raise FervidError(
         f"{prepared_dir}: {len(bad)} of {len(records)} cached clips are unusable: {listed}. "
         f"Redo them with `fervid prepare {prepared_dir} --verify`"

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from fervid.checkpoint import atomic_write_bytes
 from fervid.engine.report import write_report
@@ -22,12 +22,42 @@ from fervid.engine.report_md import _duration, _pm, _pm_seeds
 from fervid.errors import FervidError
 
 CSV_COLUMNS = (
-    "model", "dataset", "protocol", "folds", "complete", "seeds", "accuracy_mean_pct", "accuracy_std_pct",
-    "accuracy_std_seeds_pct", "uar_mean_pct", "uar_std_pct", "uar_std_seeds_pct", "macro_f1_mean_pct",
-    "macro_f1_std_pct", "macro_f1_std_seeds_pct", "params_m", "gmacs", "input", "test_views", "gmacs_test",
-    "train_time_per_fold_s", "train_time_s", "baseline", "paired_seeds", "paired_clips", "mcnemar_b", "mcnemar_c",
-    "mcnemar_p", "accuracy_diff_pct", "accuracy_diff_low_pct", "accuracy_diff_high_pct", "uar_diff_pct",
-    "uar_diff_low_pct", "uar_diff_high_pct", "paired_note", "run_dir",
+    "model",
+    "dataset",
+    "protocol",
+    "folds",
+    "complete",
+    "seeds",
+    "accuracy_mean_pct",
+    "accuracy_std_pct",
+    "accuracy_std_seeds_pct",
+    "uar_mean_pct",
+    "uar_std_pct",
+    "uar_std_seeds_pct",
+    "macro_f1_mean_pct",
+    "macro_f1_std_pct",
+    "macro_f1_std_seeds_pct",
+    "params_m",
+    "gmacs",
+    "input",
+    "test_views",
+    "gmacs_test",
+    "train_time_per_fold_s",
+    "train_time_s",
+    "baseline",
+    "paired_seeds",
+    "paired_clips",
+    "mcnemar_b",
+    "mcnemar_c",
+    "mcnemar_p",
+    "accuracy_diff_pct",
+    "accuracy_diff_low_pct",
+    "accuracy_diff_high_pct",
+    "uar_diff_pct",
+    "uar_diff_low_pct",
+    "uar_diff_high_pct",
+    "paired_note",
+    "run_dir",
 )
 RESAMPLES = 2000  # paired bootstrap resamples of the clips
 
@@ -71,16 +101,26 @@ def _row(r: dict, run_dir: Path) -> dict:
     seeds = r.get("seeds") or [r.get("seed")]
     split = r.get("split") or {}
     views = r.get("test_views") or 1
-    protocol = r["protocol"] + (f", rule {split['rule']}" if split.get("rule") else "") + (
-        f", {views} test views" if views > 1 else "")
+    protocol = (
+        r["protocol"]
+        + (f", rule {split['rule']}" if split.get("rule") else "")
+        + (f", {views} test views" if views > 1 else "")
+    )
     row = {
-        "model": r["model"], "dataset": r["dataset"], "protocol": protocol,
-        "folds": f"{r['n_folds']}/{r['n_folds_expected']}", "complete": bool(r["complete"]),
-        "seeds": " ".join(map(str, seeds)), "n_seeds": len(seeds),
+        "model": r["model"],
+        "dataset": r["dataset"],
+        "protocol": protocol,
+        "folds": f"{r['n_folds']}/{r['n_folds_expected']}",
+        "complete": bool(r["complete"]),
+        "seeds": " ".join(map(str, seeds)),
+        "n_seeds": len(seeds),
         "params_m": r["params"] / 1e6 if r.get("params") is not None else None,
-        "gmacs": r.get("gmacs"), "input": r.get("input"), "test_views": r.get("test_views") or 1,
+        "gmacs": r.get("gmacs"),
+        "input": r.get("input"),
+        "test_views": r.get("test_views") or 1,
         "gmacs_test": r.get("gmacs_test", r.get("gmacs")),
-        "train_time_per_fold_s": r.get("train_time_per_fold_s"), "train_time_s": r.get("train_time_s"),
+        "train_time_per_fold_s": r.get("train_time_per_fold_s"),
+        "train_time_s": r.get("train_time_s"),
         "run_dir": str(run_dir),
     }
     std_seeds = r.get("std_seeds") or {}
@@ -90,8 +130,9 @@ def _row(r: dict, run_dir: Path) -> dict:
     return row
 
 
-def _add_paired(rows: list[dict], results: list[dict], dirs: list[Path], baseline: int, *, resamples: int,
-                seed: int) -> None:
+def _add_paired(
+    rows: list[dict], results: list[dict], dirs: list[Path], baseline: int, *, resamples: int, seed: int
+) -> None:
     """Paired tests of every run against ``rows[baseline]`` (fields in CSV_COLUMNS)."""
     from fervid.engine.paired import load_run_predictions, paired_comparison
 
@@ -105,8 +146,13 @@ def _add_paired(rows: list[dict], results: list[dict], dirs: list[Path], baselin
         if not t["tested"]:
             row["paired_note"] = f"not tested: {t['reason']}"
             continue
-        row.update(paired_seeds=" ".join(map(str, t["seeds"])), paired_clips=t["n_clips"], mcnemar_b=t["b"],
-                   mcnemar_c=t["c"], mcnemar_p=t["mcnemar_p"])
+        row.update(
+            paired_seeds=" ".join(map(str, t["seeds"])),
+            paired_clips=t["n_clips"],
+            mcnemar_b=t["b"],
+            mcnemar_c=t["c"],
+            mcnemar_p=t["mcnemar_p"],
+        )
         for key in ("accuracy", "uar"):
             row[f"{key}_diff"], row[f"{key}_diff_low"], row[f"{key}_diff_high"] = t[f"{key}_diff"]
         shared = t["seeds"] != (results[i].get("seeds") or []) or t["seeds"] != (results[baseline].get("seeds") or [])
@@ -139,8 +185,9 @@ def _ms(row: dict, key: str) -> str:
 def _diff(row: dict, key: str) -> str:
     if row.get(f"{key}_diff") is None:
         return "baseline" if row.get("paired_note") == "baseline" else "–"
-    return (f"{row[f'{key}_diff'] * 100:+.1f} [{row[f'{key}_diff_low'] * 100:+.1f}, "
-            f"{row[f'{key}_diff_high'] * 100:+.1f}]")
+    return (
+        f"{row[f'{key}_diff'] * 100:+.1f} [{row[f'{key}_diff_low'] * 100:+.1f}, {row[f'{key}_diff_high'] * 100:+.1f}]"
+    )
 
 
 def _p(value: float | None) -> str:
@@ -182,17 +229,23 @@ def render_table(rows: list[dict], *, forced: bool = False, warnings: list[str] 
             f"Paired against the baseline {base}, on the test clips both runs scored in their shared seeds: "
             "Δ = run − baseline in points, pooled over those clips (not the mean over folds), with a paired "
             f"bootstrap 95 % interval ({RESAMPLES} resamples of clips, seeded); McNemar's exact test on per-clip "
-            "correctness, per seed, the largest p shown.")
-        notes = [f"{r['label']} ({r['paired_note']})" for r in rows
-                 if r.get("paired_note") and r["paired_note"] != "baseline"]
+            "correctness, per seed, the largest p shown."
+        )
+        notes = [
+            f"{r['label']} ({r['paired_note']})"
+            for r in rows
+            if r.get("paired_note") and r["paired_note"] != "baseline"
+        ]
         if notes:
             lines.append(f"Paired-test notes: {'; '.join(notes)}.")
     partial = [r["label"] for r in rows if not r["complete"]]
     if partial:
         lines.append(f"Incomplete runs (mean over the folds present only): {', '.join(partial)}.")
     if forced:
-        lines.append("**Warning**: these runs differ in dataset or folds (compared with --force); "
-                     "their numbers are not directly comparable.")
+        lines.append(
+            "**Warning**: these runs differ in dataset or folds (compared with --force); "
+            "their numbers are not directly comparable."
+        )
     lines += list(warnings)
     return "\n".join(lines) + "\n"
 
@@ -200,17 +253,27 @@ def render_table(rows: list[dict], *, forced: bool = False, warnings: list[str] 
 def _prepared_warnings(results: list[dict], rows: list[dict]) -> list[str]:
     from fervid.engine.paired import prepared_differences
 
-    found = [f"{row['label']} vs {rows[0]['label']}: {'; '.join(diff)}" for r, row in zip(results[1:], rows[1:])
-             if (diff := prepared_differences(results[0].get("prepared"), r.get("prepared")))]
+    found = [
+        f"{row['label']} vs {rows[0]['label']}: {'; '.join(diff)}"
+        for r, row in zip(results[1:], rows[1:])
+        if (diff := prepared_differences(results[0].get("prepared"), r.get("prepared")))
+    ]
     if not found:
         return []
-    return [f"**Warning**: the runs' data were prepared differently ({' | '.join(found)}); "
-            "they are not scored on the same inputs."]
+    return [
+        f"**Warning**: the runs' data were prepared differently ({' | '.join(found)}); "
+        "they are not scored on the same inputs."
+    ]
 
 
 def compare_runs(
-    run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike | None = None, *, force: bool = False,
-    baseline: str | os.PathLike | None = None, resamples: int = RESAMPLES, seed: int = 0,
+    run_dirs: Sequence[str | os.PathLike],
+    out: str | os.PathLike | None = None,
+    *,
+    force: bool = False,
+    baseline: str | os.PathLike | None = None,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
     html: str | os.PathLike | None = None,
 ) -> list[dict]:
     """One row per run directory; with ``out`` (``X.md``) also writes ``X.md``, ``X.csv``, ``X.png``;
@@ -248,15 +311,25 @@ def compare_runs(
         from fervid.engine.plots import plot_compare
         from fervid.htmlpage import write_page
 
-        write_page(html, render_compare_html(rows, render_table(rows, forced=forced, warnings=_prepared_warnings(results, rows)), plot_compare(rows),
-                                             forced=forced))
+        write_page(
+            html,
+            render_compare_html(
+                rows,
+                render_table(rows, forced=forced, warnings=_prepared_warnings(results, rows)),
+                plot_compare(rows),
+                forced=forced,
+            ),
+        )
     if out is not None:
         from fervid.data.manifest import write_csv_atomic
         from fervid.engine.plots import plot_compare
 
         out = Path(out)
-        atomic_write_bytes(out, render_table(rows, forced=forced, warnings=_prepared_warnings(results, rows)).encode(),
-                           what="the comparison table")
+        atomic_write_bytes(
+            out,
+            render_table(rows, forced=forced, warnings=_prepared_warnings(results, rows)).encode(),
+            what="the comparison table",
+        )
 
         def cell(row, c):
             v = row.get(c.removesuffix("_pct")) if c.endswith("_pct") else row.get(c)

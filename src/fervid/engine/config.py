@@ -66,9 +66,7 @@ def packaged_configs() -> list[str]:
     """Names of the packaged configs, e.g. ``["ckplus/c3d", …, "synth/vivit"]``."""
     root = resources.files("fervid") / "configs"
     return sorted(
-        f"{d.name}/{f.name[:-5]}"
-        for d in root.iterdir() if d.is_dir()
-        for f in d.iterdir() if f.name.endswith(".yaml")
+        f"{d.name}/{f.name[:-5]}" for d in root.iterdir() if d.is_dir() for f in d.iterdir() if f.name.endswith(".yaml")
     )
 
 
@@ -186,9 +184,15 @@ def validate(config: dict, where: str) -> None:
     """Check types and ranges in place (numbers normalised to int/float); raise FervidError."""
     if not config["model"]["name"]:
         raise FervidError(f"{where}: model.name is not set")
-    for key, low in (("seed", 0), ("epochs", 1), ("batch_size", 1), ("data.num_workers", 0),
-                     ("trainer.checkpoint_every_n_steps", 1), ("trainer.num_nodes", 1),
-                     ("trainer.log_every_n_steps", 1)):
+    for key, low in (
+        ("seed", 0),
+        ("epochs", 1),
+        ("batch_size", 1),
+        ("data.num_workers", 0),
+        ("trainer.checkpoint_every_n_steps", 1),
+        ("trainer.num_nodes", 1),
+        ("trainer.log_every_n_steps", 1),
+    ):
         _number(config, key, where, kind=int, low=low)
     for key in ("data.num_frames", "data.image_size", "protocol.folds", "trainer.early_stopping"):
         _number(config, key, where, kind=int, low=1, allow_none=True)
@@ -208,8 +212,10 @@ def validate(config: dict, where: str) -> None:
     if config["trainer"]["precision"] not in precisions:
         raise FervidError(f"{where}: trainer.precision must be one of {', '.join(precisions)}")
     if config["trainer"]["memory_format"] not in ("contiguous", "channels_last"):
-        raise FervidError(f"{where}: trainer.memory_format must be contiguous or channels_last, "
-                          f"got {config['trainer']['memory_format']!r}")
+        raise FervidError(
+            f"{where}: trainer.memory_format must be contiguous or channels_last, "
+            f"got {config['trainer']['memory_format']!r}"
+        )
     if not isinstance(config["model"]["kwargs"], dict):
         raise FervidError(f"{where}: model.kwargs must be a mapping")
     from fervid.engine.loggers import logger_names
@@ -234,10 +240,15 @@ def _protocol(p: dict, where: str) -> None:
         return
     if isinstance(seeds, int) and not isinstance(seeds, bool):
         seeds = [seeds]
-    ok = (isinstance(seeds, list) and seeds
-          and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds))
+    ok = (
+        isinstance(seeds, list)
+        and seeds
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
+    )
     if not ok or len(set(seeds)) != len(seeds):
-        raise FervidError(f"{where}: protocol.seeds must be null or a list of distinct integers >= 0, got {p['seeds']!r}")
+        raise FervidError(
+            f"{where}: protocol.seeds must be null or a list of distinct integers >= 0, got {p['seeds']!r}"
+        )
     p["seeds"] = seeds
 
 

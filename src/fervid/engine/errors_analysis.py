@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from fervid.errors import FervidError
 
@@ -41,8 +41,10 @@ def error_analysis(predictions: Iterable, *, top_pairs: int = 3, top_clips: int 
     for item in predictions:
         cls, part = read_predictions(item) if isinstance(item, (str, os.PathLike)) else item
         if classes is not None and list(cls) != classes:
-            raise FervidError(f"{item if isinstance(item, (str, os.PathLike)) else 'predictions'}: classes "
-                              f"{', '.join(cls)} differ from the other predictions' {', '.join(classes)}")
+            raise FervidError(
+                f"{item if isinstance(item, (str, os.PathLike)) else 'predictions'}: classes "
+                f"{', '.join(cls)} differ from the other predictions' {', '.join(classes)}"
+            )
         classes = list(cls)
         rows += part
     if classes is None:
@@ -58,14 +60,31 @@ def error_analysis(predictions: Iterable, *, top_pairs: int = 3, top_clips: int 
             if r["predicted"] != c:
                 counts[r["predicted"]] = counts.get(r["predicted"], 0) + 1
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], classes.index(kv[0])))[:top_pairs]
-        confusions.append({"true": c, "n": len(mine), "wrong": sum(counts.values()),
-                           "predicted_as": [{"class": p, "count": k, "fraction": k / len(mine)} for p, k in ranked]})
+        confusions.append(
+            {
+                "true": c,
+                "n": len(mine),
+                "wrong": sum(counts.values()),
+                "predicted_as": [{"class": p, "count": k, "fraction": k / len(mine)} for p, k in ranked],
+            }
+        )
 
     clips: dict[str, dict] = {}
     for r in rows:
-        e = clips.setdefault(r["clip_id"], {"clip_id": r["clip_id"], "subject": r["subject"], "label": r["label"],
-                                            "wrong": 0, "scored": 0, "predicted_as": {}, "p_sum": 0.0,
-                                            "folds": set(), "seeds": set()})
+        e = clips.setdefault(
+            r["clip_id"],
+            {
+                "clip_id": r["clip_id"],
+                "subject": r["subject"],
+                "label": r["label"],
+                "wrong": 0,
+                "scored": 0,
+                "predicted_as": {},
+                "p_sum": 0.0,
+                "folds": set(),
+                "seeds": set(),
+            },
+        )
         e["scored"] += 1
         e["p_sum"] += r["probs"][classes.index(r["label"])]
         e["folds"].add(r["fold"])
@@ -79,8 +98,13 @@ def error_analysis(predictions: Iterable, *, top_pairs: int = 3, top_clips: int 
             p_true = e.pop("p_sum") / e["scored"]
             hardest.append({**e, "p_true": p_true, "folds": _sorted(e["folds"]), "seeds": _sorted(e["seeds"])})
     hardest.sort(key=lambda e: (-e["wrong"], -e["wrong"] / e["scored"], e["p_true"], natural_key(e["clip_id"])))
-    return {"classes": classes, "n_scored": len(rows), "n_clips": len(clips), "confusions": confusions,
-            "hardest": hardest[:top_clips]}
+    return {
+        "classes": classes,
+        "n_scored": len(rows),
+        "n_clips": len(clips),
+        "confusions": confusions,
+        "hardest": hardest[:top_clips],
+    }
 
 
 def _sorted(values: set) -> list:
@@ -93,8 +117,14 @@ def strip_name(clip_id: str) -> str:
     return re.sub(r"[^\w.-]", "_", clip_id) + ".png"
 
 
-def write_error_strips(prepared_dir: str | os.PathLike, clips: list[dict], out_dir: str | os.PathLike, *,
-                       frames: int = 5, height: int = 112) -> dict[str, str]:
+def write_error_strips(
+    prepared_dir: str | os.PathLike,
+    clips: list[dict],
+    out_dir: str | os.PathLike,
+    *,
+    frames: int = 5,
+    height: int = 112,
+) -> dict[str, str]:
     """One PNG per clip of ``clips`` (``error_analysis()["hardest"]`` entries) in ``out_dir``:
     ``frames`` face-crop frames spread evenly over the prepared clip, side by side, each scaled
     to ``height`` pixels. Returns ``{clip_id: file name}`` for the strips written; clips whose
@@ -119,8 +149,9 @@ def write_error_strips(prepared_dir: str | os.PathLike, clips: list[dict], out_d
         idx = np.unique(np.linspace(0, arr.shape[0] - 1, min(frames, arr.shape[0])).round().astype(int))
         width = max(1, round(arr.shape[2] * height / arr.shape[1]))
         gap = np.full((height, 4, 3), 255, dtype=np.uint8)
-        tiles = [cv2.resize(np.ascontiguousarray(arr[t]), (width, height), interpolation=cv2.INTER_NEAREST)
-                 for t in idx]
+        tiles = [
+            cv2.resize(np.ascontiguousarray(arr[t]), (width, height), interpolation=cv2.INTER_NEAREST) for t in idx
+        ]
         strip = np.concatenate([part for tile in tiles for part in (tile, gap)][:-1], axis=1)
         ok, png = cv2.imencode(".png", cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
         if ok:

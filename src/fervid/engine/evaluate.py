@@ -103,14 +103,21 @@ def evaluate_checkpoint(
     views = int(views or meta.extra.get("test_views") or 1)
     crops = int(crops or meta.extra.get("test_crops") or 1)
     dataset = ClipDataset(
-        data, indices, meta.num_frames, train=False, sampling=meta.sampling,
-        image_size=meta.image_size, mean=meta.mean, std=meta.std, views=views, crops=crops,
+        data,
+        indices,
+        meta.num_frames,
+        train=False,
+        sampling=meta.sampling,
+        image_size=meta.image_size,
+        mean=meta.mean,
+        std=meta.std,
+        views=views,
+        crops=crops,
     )
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     logits = predict_logits(model, loader, device, chunk=batch_size)  # (N, C), views averaged
     targets = to_model[torch.as_tensor(dataset.labels)]  # dataset label index -> model class index
-    rows = prediction_rows(dataset.records, targets, logits, list(meta.classes), fold=fold,
-                           seed=meta.extra.get("seed"))
+    rows = prediction_rows(dataset.records, targets, logits, list(meta.classes), fold=fold, seed=meta.extra.get("seed"))
     if predictions is not None:
         write_predictions(predictions, rows, list(meta.classes))
     metrics = metrics_of(rows, list(meta.classes))
@@ -122,9 +129,11 @@ def evaluate_checkpoint(
         scored = {records[i].subject for i in indices}
         seen = scored - set(map(str, held_out))
         if seen:
-            notes.append(f"{len(seen)} of {len(scored)} scored subjects are outside the checkpoint's test fold "
-                         f"(fold {meta.extra.get('fold')}): they may have been trained on, so this is not a "
-                         "held-out score")
+            notes.append(
+                f"{len(seen)} of {len(scored)} scored subjects are outside the checkpoint's test fold "
+                f"(fold {meta.extra.get('fold')}): they may have been trained on, so this is not a "
+                "held-out score"
+            )
     if meta.preprocess and prepared.get("preprocess") and meta.preprocess != prepared["preprocess"]:
         notes.append("the dataset was face-cropped with other settings than the model's training data")
     return {

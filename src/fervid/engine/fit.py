@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from fervid.checkpoint import atomic_write_bytes
 from fervid.engine.layout import fold_dir
@@ -23,9 +23,14 @@ from fervid.errors import FervidError
 
 # Keys that change how a run executes, not what it computes: they may differ on --resume.
 RUNTIME_KEYS = {
-    ("data", "num_workers"), ("trainer", "progress_bar"), ("trainer", "accelerator"),
-    ("trainer", "devices"), ("trainer", "num_nodes"), ("trainer", "log_every_n_steps"),
-    ("trainer", "checkpoint_every_n_steps"), ("trainer", "logger"),
+    ("data", "num_workers"),
+    ("trainer", "progress_bar"),
+    ("trainer", "accelerator"),
+    ("trainer", "devices"),
+    ("trainer", "num_nodes"),
+    ("trainer", "log_every_n_steps"),
+    ("trainer", "checkpoint_every_n_steps"),
+    ("trainer", "logger"),
 }
 
 
@@ -60,8 +65,10 @@ def resolve_class_names(config: dict, classes: list[str]) -> None:
     if given is None:
         kwargs["class_names"] = list(classes)
     elif list(given) != list(classes):
-        raise FervidError(f"model.kwargs.class_names {list(given)} differ from the prepared data's classes "
-                          f"{list(classes)} (their order is the label order); leave class_names out")
+        raise FervidError(
+            f"model.kwargs.class_names {list(given)} differ from the prepared data's classes "
+            f"{list(classes)} (their order is the label order); leave class_names out"
+        )
 
 
 def weights_normalisation(info, model):
@@ -116,8 +123,13 @@ def prepare_run_dir(run_dir: Path, config: dict, folds_doc: dict) -> None:
 
 
 def train_run(
-    config: dict, run_dir: str | os.PathLike, *, folds: list[int] | None = None, resume: bool = False,
-    log: Callable[[str], None] = lambda s: None, report: bool = True,
+    config: dict,
+    run_dir: str | os.PathLike,
+    *,
+    folds: list[int] | None = None,
+    resume: bool = False,
+    log: Callable[[str], None] = lambda s: None,
+    report: bool = True,
 ) -> dict | None:
     """Train and score the folds of ``config`` into ``run_dir``; return the merged results.
 
@@ -165,11 +177,14 @@ def train_run(
         if (done or started) and not resume:
             what = "finished" if done else "an unfinished run"
             raise FervidError(f"{fdir}: {name} has {what}; pass --resume to continue, or use another --run-dir")
-        log(f"{name}: {len(plan['train'])} train / {len(plan['val'])} val / "
-            f"{len(plan['test'])} test clips" + (" (resuming)" if started else ""))
+        log(
+            f"{name}: {len(plan['train'])} train / {len(plan['val'])} val / "
+            f"{len(plan['test'])} test clips" + (" (resuming)" if started else "")
+        )
         with fold_lock(fdir), fold_errors(config, name, fdir):
-            result = train_fold(config, plan, fdir, meta=meta, records=records, rule=rule, n_folds=k,
-                                resume=resume and started)
+            result = train_fold(
+                config, plan, fdir, meta=meta, records=records, rule=rule, n_folds=k, resume=resume and started
+            )
         if result is not None:
             log(f"{name}: accuracy {result['accuracy']:.1%}, UAR {result['uar']:.1%} ({result['selection']})")
     if not _is_main() or not report:
@@ -185,8 +200,14 @@ def build_model(config: dict, num_classes: int, *, pretrained: str | None = None
 
     m, d = config["model"], config["data"]
     try:
-        return create_model(m["name"], num_classes=num_classes, num_frames=d["num_frames"],
-                            image_size=d["image_size"], pretrained=pretrained, **m["kwargs"])
+        return create_model(
+            m["name"],
+            num_classes=num_classes,
+            num_frames=d["num_frames"],
+            image_size=d["image_size"],
+            pretrained=pretrained,
+            **m["kwargs"],
+        )
     except TypeError as e:
         raise FervidError(f"model.kwargs {m['kwargs']} do not fit model {m['name']!r}: {e}") from None
 
@@ -207,9 +228,8 @@ def make_trainer(config: dict, fdir: Path, callbacks: list):
     import lightning as L
     import torch
 
-    from fervid.engine.loggers import build_loggers
-
     from fervid.engine.fold_checkpoints import trainer_plugins
+    from fervid.engine.loggers import build_loggers
 
     t = config["trainer"]
     on_gpu = torch.cuda.is_available() and t["accelerator"] in ("auto", "gpu", "cuda")
@@ -256,7 +276,15 @@ def _augment(value) -> dict | None:
 
 
 def train_fold(
-    config: dict, plan: dict, fdir: Path, *, meta: dict, records, rule: str, n_folds: int, resume: bool,
+    config: dict,
+    plan: dict,
+    fdir: Path,
+    *,
+    meta: dict,
+    records,
+    rule: str,
+    n_folds: int,
+    resume: bool,
 ) -> dict | None:
     """Train one fold of one seed (``plan["seed"]``), select its weights on validation, score
     its test subjects once (fervid.engine.fold_result).
@@ -286,14 +314,26 @@ def train_fold(
     info = weights_normalisation(info, model)
 
     # The sampler needs the world size, the trainer needs the sampler's callback: build in two steps.
-    progress = FoldProgress(None, fdir / "last.ckpt", every_n_steps=config["trainer"]["checkpoint_every_n_steps"],
-                            seed=derive_seed(seed, "steps", fold))
+    progress = FoldProgress(
+        None,
+        fdir / "last.ckpt",
+        every_n_steps=config["trainer"]["checkpoint_every_n_steps"],
+        seed=derive_seed(seed, "steps", fold),
+    )
     name = f"seed {seed} fold {fold}" if multi_seed(config) else f"fold {fold}"
     callbacks: list = [progress, StopCleanly(progress, name)]
     best = None
     if has_val:
-        best = BestCheckpoint(dirpath=fdir, filename="best", monitor="val_select", mode="max", save_top_k=1,
-                              save_weights_only=True, enable_version_counter=False, auto_insert_metric_name=False)
+        best = BestCheckpoint(
+            dirpath=fdir,
+            filename="best",
+            monitor="val_select",
+            mode="max",
+            save_top_k=1,
+            save_weights_only=True,
+            enable_version_counter=False,
+            auto_insert_metric_name=False,
+        )
         callbacks.append(best)
         if config["trainer"]["early_stopping"]:
             callbacks.append(EarlyStopping(monitor="val_uar", mode="max", patience=config["trainer"]["early_stopping"]))
@@ -304,30 +344,45 @@ def train_fold(
         raise FervidError(f"batch_size {config['batch_size']} is not divisible by the {world} processes")
     per_process = config["batch_size"] // world
     common = dict(image_size=d["image_size"], mean=info.mean, std=info.std)
-    train_set = ClipDataset(prepared_dir := d["path"], plan["train"], d["num_frames"], train=True,
-                            sampling=d["train_sampling"], augment=_augment(d["augment"]), **common)
-    sampler = EpochBatchSampler(len(train_set), per_process, seed=derive_seed(seed, "order", fold),
-                                rank=rank, world_size=world)
+    train_set = ClipDataset(
+        prepared_dir := d["path"],
+        plan["train"],
+        d["num_frames"],
+        train=True,
+        sampling=d["train_sampling"],
+        augment=_augment(d["augment"]),
+        **common,
+    )
+    sampler = EpochBatchSampler(
+        len(train_set), per_process, seed=derive_seed(seed, "order", fold), rank=rank, world_size=world
+    )
     if len(sampler) == 0:
         raise FervidError(
             f"fold {fold}: {len(train_set)} training clips do not fill one batch of {config['batch_size']}; "
             "lower batch_size"
         )
     progress.sampler = sampler
-    loader_kw = dict(num_workers=d["num_workers"], pin_memory=torch.cuda.is_available(),
-                     persistent_workers=False)
-    train_loader = DataLoader(SeededClips(train_set, derive_seed(seed, "augment", fold)), batch_sampler=sampler,
-                              **loader_kw)
+    loader_kw = dict(num_workers=d["num_workers"], pin_memory=torch.cuda.is_available(), persistent_workers=False)
+    train_loader = DataLoader(
+        SeededClips(train_set, derive_seed(seed, "augment", fold)), batch_sampler=sampler, **loader_kw
+    )
     val_loader = None
     if has_val:  # every process scores the whole (small) validation set: identical selection everywhere
         val_set = ClipDataset(prepared_dir, plan["val"], d["num_frames"], sampling=d["sampling"], **common)
         val_loader = DataLoader(val_set, batch_size=per_process, shuffle=False, **loader_kw)
 
     module = ClipClassifier(
-        model, num_classes=len(classes), optimizer=config["optim"]["name"], lr=config["optim"]["lr"],
-        weight_decay=config["optim"]["weight_decay"], memory_format=config["trainer"]["memory_format"],
-        warmup_epochs=config["schedule"]["warmup_epochs"], min_lr_ratio=config["schedule"]["min_lr_ratio"],
-        steps_per_epoch=len(sampler), epochs=config["epochs"], fold=fold,
+        model,
+        num_classes=len(classes),
+        optimizer=config["optim"]["name"],
+        lr=config["optim"]["lr"],
+        weight_decay=config["optim"]["weight_decay"],
+        memory_format=config["trainer"]["memory_format"],
+        warmup_epochs=config["schedule"]["warmup_epochs"],
+        min_lr_ratio=config["schedule"]["min_lr_ratio"],
+        steps_per_epoch=len(sampler),
+        epochs=config["epochs"],
+        fold=fold,
     )
     ckpt = fdir / "last.ckpt" if resume else None
     # FoldProgress restores the loader position itself (EpochBatchSampler.resume), and the CSV
@@ -349,9 +404,21 @@ def train_fold(
         from fervid.engine.fold_result import finish_fold
         from fervid.engine.protocol import protocol_name
 
-        result = finish_fold(config, plan, fdir, module, best, progress, meta=meta, records=records, rule=rule,
-                             protocol=protocol_name(rule, n_folds), classes=classes, info=info,
-                             train_time=train_time)
+        result = finish_fold(
+            config,
+            plan,
+            fdir,
+            module,
+            best,
+            progress,
+            meta=meta,
+            records=records,
+            rule=rule,
+            protocol=protocol_name(rule, n_folds),
+            classes=classes,
+            info=info,
+            train_time=train_time,
+        )
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()  # all processes leave the fold together
     return result

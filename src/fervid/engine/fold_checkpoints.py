@@ -76,9 +76,10 @@ class BestCheckpoint(ModelCheckpoint):
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
         base = str(self.dirpath)
-        rel = (lambda p: os.path.relpath(p, base) if p else p)
+        rel = lambda p: os.path.relpath(p, base) if p else p
         state.update(
-            dirpath=".", best_model_path=rel(state["best_model_path"]),
+            dirpath=".",
+            best_model_path=rel(state["best_model_path"]),
             kth_best_model_path=rel(state["kth_best_model_path"]),
             last_model_path=rel(state["last_model_path"]),
             best_k_models={rel(k): v for k, v in state["best_k_models"].items()},
@@ -96,7 +97,8 @@ class BestCheckpoint(ModelCheckpoint):
 
         state = dict(state_dict)
         state.update(
-            dirpath=here, best_model_path=rebase(state.get("best_model_path")),
+            dirpath=here,
+            best_model_path=rebase(state.get("best_model_path")),
             kth_best_model_path=rebase(state.get("kth_best_model_path")),
             last_model_path=rebase(state.get("last_model_path")),
             best_k_models={rebase(k): v for k, v in (state.get("best_k_models") or {}).items()},

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Callable, Iterable
 
 
 def usable_cpus() -> int:
@@ -52,8 +52,13 @@ def _train_fold(config: dict, run_dir: str, fold: int) -> tuple[list[str], float
     return lines, time.perf_counter() - t
 
 
-def run_fold_jobs(jobs: Iterable[tuple[str, dict, str, int]], *, processes: int, threads: int = 1,
-                  on_done: Callable[[str, int, list[str], float], None] = lambda *a: None) -> None:
+def run_fold_jobs(
+    jobs: Iterable[tuple[str, dict, str, int]],
+    *,
+    processes: int,
+    threads: int = 1,
+    on_done: Callable[[str, int, list[str], float], None] = lambda *a: None,
+) -> None:
     """Train every ``(name, config, run_dir, fold)`` of ``jobs`` in ``processes`` worker processes
     with ``threads`` torch threads each, in the order given (put the longest first).
 
@@ -71,10 +76,12 @@ def run_fold_jobs(jobs: Iterable[tuple[str, dict, str, int]], *, processes: int,
     # parent had started (the same choice as fervid.data.prepare).
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    with ProcessPoolExecutor(max_workers=max(1, min(processes, len(jobs))), mp_context=context,
-                             initializer=_init_worker, initargs=(threads,)) as pool:
-        futures = {pool.submit(_train_fold, config, str(run_dir), fold): (name, fold)
-                   for name, config, run_dir, fold in jobs}
+    with ProcessPoolExecutor(
+        max_workers=max(1, min(processes, len(jobs))), mp_context=context, initializer=_init_worker, initargs=(threads,)
+    ) as pool:
+        futures = {
+            pool.submit(_train_fold, config, str(run_dir), fold): (name, fold) for name, config, run_dir, fold in jobs
+        }
         try:
             for future in as_completed(futures):
                 lines, seconds = future.result()

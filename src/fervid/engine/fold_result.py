@@ -25,14 +25,34 @@ def _selected_state(plan: dict, module, best, history: list, records) -> tuple[d
         state = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items()}
         epoch = int(ckpt["epoch"]) + 1
         n_val = len(subjects_of(records, plan["val"]))
-        return state, epoch, (f"best val UAR (epoch {epoch} of {len(history)}) on {n_val} held-out training "
-                              f"subject{'s' if n_val != 1 else ''}")
+        return (
+            state,
+            epoch,
+            (
+                f"best val UAR (epoch {epoch} of {len(history)}) on {n_val} held-out training "
+                f"subject{'s' if n_val != 1 else ''}"
+            ),
+        )
     state = {k: v.detach().cpu() for k, v in module.model.state_dict().items()}
     return state, len(history), f"last epoch ({len(history)}; no validation split)"
 
 
-def finish_fold(config: dict, plan: dict, fdir: Path, module, best, progress, *, meta: dict, records,
-                rule: str, protocol: str, classes: list[str], info, train_time: float) -> dict:
+def finish_fold(
+    config: dict,
+    plan: dict,
+    fdir: Path,
+    module,
+    best,
+    progress,
+    *,
+    meta: dict,
+    records,
+    rule: str,
+    protocol: str,
+    classes: list[str],
+    info,
+    train_time: float,
+) -> dict:
     """Score fold ``plan`` (``{"seed", "fold", "train", "val", "test"}``) with its selected
     weights; write the fold's files (module docstring) and return its result."""
     from torch.utils.data import DataLoader
@@ -52,9 +72,17 @@ def finish_fold(config: dict, plan: dict, fdir: Path, module, best, progress, *,
     model.eval()
     device = module.device
     model.to(device)
-    test_set = ClipDataset(d["path"], plan["test"], d["num_frames"], sampling=d["sampling"],
-                           image_size=d["image_size"], mean=info.mean, std=info.std,
-                           views=p["test_views"], crops=p["test_crops"])
+    test_set = ClipDataset(
+        d["path"],
+        plan["test"],
+        d["num_frames"],
+        sampling=d["sampling"],
+        image_size=d["image_size"],
+        mean=info.mean,
+        std=info.std,
+        views=p["test_views"],
+        crops=p["test_crops"],
+    )
     loader = DataLoader(test_set, batch_size=config["batch_size"], shuffle=False, num_workers=d["num_workers"])
     logits = predict_logits(model, loader, device, chunk=config["batch_size"])
     rows = prediction_rows(test_set.records, test_set.labels, logits, classes, fold=fold, seed=seed)
@@ -62,15 +90,33 @@ def finish_fold(config: dict, plan: dict, fdir: Path, module, best, progress, *,
     metrics = metrics_of(rows, classes)
 
     test_subjects = subjects_of(records, plan["test"])
-    save_checkpoint(fdir / "model.safetensors", model.cpu(), CheckpointMeta(
-        model=config["model"]["name"], num_classes=len(classes), num_frames=d["num_frames"],
-        image_size=d["image_size"], classes=classes, mean=list(info.mean), std=list(info.std),
-        model_kwargs=dict(config["model"]["kwargs"]), preprocess=dict(meta.get("preprocess") or {}),
-        sampling=d["sampling"],
-        extra={"dataset": config["dataset"], "protocol": protocol, "rule": rule, "seed": seed, "fold": fold,
-               "selection": selection, "test_subjects": test_subjects,
-               "test_views": p["test_views"], "test_crops": p["test_crops"]},
-    ))
+    save_checkpoint(
+        fdir / "model.safetensors",
+        model.cpu(),
+        CheckpointMeta(
+            model=config["model"]["name"],
+            num_classes=len(classes),
+            num_frames=d["num_frames"],
+            image_size=d["image_size"],
+            classes=classes,
+            mean=list(info.mean),
+            std=list(info.std),
+            model_kwargs=dict(config["model"]["kwargs"]),
+            preprocess=dict(meta.get("preprocess") or {}),
+            sampling=d["sampling"],
+            extra={
+                "dataset": config["dataset"],
+                "protocol": protocol,
+                "rule": rule,
+                "seed": seed,
+                "fold": fold,
+                "selection": selection,
+                "test_subjects": test_subjects,
+                "test_views": p["test_views"],
+                "test_crops": p["test_crops"],
+            },
+        ),
+    )
     result = {
         "fold": fold,
         "seed": seed,

@@ -10,8 +10,8 @@ table, with the paired tests against the baseline, and its bar chart.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 from fervid.engine.compare import _diff, _ms, _p
 from fervid.engine.html_errors import errors_section, saliency_section
@@ -20,10 +20,10 @@ from fervid.engine.report import PLOTS
 from fervid.engine.report_md import _duration, _pct, _pm, _pm_seeds, protocol_items
 from fervid.htmlpage import Num, esc, img, page, table, write_page
 
-Section = Callable[[dict, Path], Optional[str]]  # (results.json, run dir) -> HTML, or None to leave it out
+Section = Callable[[dict, Path], str | None]  # (results.json, run dir) -> HTML, or None to leave it out
 
 
-def _pct_cell(x: Optional[float]) -> Num:
+def _pct_cell(x: float | None) -> Num:
     return Num(x, _pct(x))
 
 
@@ -34,14 +34,17 @@ def _seeds(r: dict) -> list:
 def _header(r: dict) -> str:
     seeds = _seeds(r)
     done = f"{r['n_folds']}/{r['n_folds_expected']} folds" + (
-        f" ({r['split']['k']} folds × {len(seeds)} seeds)" if len(seeds) > 1 else "")
+        f" ({r['split']['k']} folds × {len(seeds)} seeds)" if len(seeds) > 1 else ""
+    )
     out = [f"<h1>{esc(r['model'])} on {esc(r['dataset'])}: {esc(done)}{'' if r['complete'] else ' (incomplete)'}</h1>"]
     if not r["complete"]:
         missing = ", ".join(map(str, r["folds_missing"]))
         some = " for some seeds" if len(seeds) > 1 else ""
-        out.append(f'<p class="warn"><strong>Incomplete run</strong>: folds {esc(missing)} have no result yet{some}; '
-                   f"the mean and std below are over {esc(done)} only and are not the "
-                   f"{esc(r['split']['k'])}-fold result.</p>")
+        out.append(
+            f'<p class="warn"><strong>Incomplete run</strong>: folds {esc(missing)} have no result yet{some}; '
+            f"the mean and std below are over {esc(done)} only and are not the "
+            f"{esc(r['split']['k'])}-fold result.</p>"
+        )
     return "\n".join(out)
 
 
@@ -58,34 +61,77 @@ def results_section(r: dict, run_dir: Path) -> str:
     rows = []
     for f in r["folds"]:
         first = [str(f.get("seed")), str(f["fold"])] if multi else [str(f["fold"])]
-        rows.append([*first, Num(f["n_test"], str(f["n_test"])), _pct_cell(f["accuracy"]), _pct_cell(f["uar"]),
-                     _pct_cell(f["macro_f1"]), f"{f.get('selected_epoch') or '–'} / {f.get('epochs_run') or '–'}",
-                     _duration(f.get("train_time_s"))])
+        rows.append(
+            [
+                *first,
+                Num(f["n_test"], str(f["n_test"])),
+                _pct_cell(f["accuracy"]),
+                _pct_cell(f["uar"]),
+                _pct_cell(f["macro_f1"]),
+                f"{f.get('selected_epoch') or '–'} / {f.get('epochs_run') or '–'}",
+                _duration(f.get("train_time_s")),
+            ]
+        )
     m, s = r["mean"], r["std"]
     totals = []
     if not multi:
-        rows.append(["mean ± std", Num(r["n_test_total"], str(r["n_test_total"])),
-                     *(Num(m[k], _pm(m[k], s[k])) for k in SUMMARY_KEYS), "", f"{_duration(r['train_time_s'])} total"])
+        rows.append(
+            [
+                "mean ± std",
+                Num(r["n_test_total"], str(r["n_test_total"])),
+                *(Num(m[k], _pm(m[k], s[k])) for k in SUMMARY_KEYS),
+                "",
+                f"{_duration(r['train_time_s'])} total",
+            ]
+        )
         totals.append(len(rows) - 1)
     else:
         for p in r["per_seed"]:
             n = sum(f["n_test"] for f in r["folds"] if f.get("seed") == p["seed"])
-            rows.append([str(p["seed"]), f"mean ± std ({p['n_folds']} folds)", Num(n, str(n)),
-                         *(Num(p["mean"][k], _pm(p["mean"][k], p["std"][k])) for k in SUMMARY_KEYS), "", ""])
-        rows.append(["all", f"mean over {len(r['per_seed'])} seeds", Num(r["n_test_total"], str(r["n_test_total"])),
-                     *(Num(m[k], _pm_seeds(m[k], r["std_seeds"][k], s[k])) for k in SUMMARY_KEYS), "",
-                     f"{_duration(r['train_time_s'])} total"])
+            rows.append(
+                [
+                    str(p["seed"]),
+                    f"mean ± std ({p['n_folds']} folds)",
+                    Num(n, str(n)),
+                    *(Num(p["mean"][k], _pm(p["mean"][k], p["std"][k])) for k in SUMMARY_KEYS),
+                    "",
+                    "",
+                ]
+            )
+        rows.append(
+            [
+                "all",
+                f"mean over {len(r['per_seed'])} seeds",
+                Num(r["n_test_total"], str(r["n_test_total"])),
+                *(Num(m[k], _pm_seeds(m[k], r["std_seeds"][k], s[k])) for k in SUMMARY_KEYS),
+                "",
+                f"{_duration(r['train_time_s'])} total",
+            ]
+        )
         totals = list(range(len(r["folds"]), len(rows)))
-    header = ["seed", "fold"][2 - lead:] + ["n_test", "accuracy (%)", "UAR (%)", "macro-F1 (%)",
-                                            "selected epoch / run", "train time"]
+    header = ["seed", "fold"][2 - lead :] + [
+        "n_test",
+        "accuracy (%)",
+        "UAR (%)",
+        "macro-F1 (%)",
+        "selected epoch / run",
+        "train time",
+    ]
     out = [table(header, rows, total_rows=totals, table_id="folds")]
     if multi:
-        out.append("<p>With several seeds: each seed's k-fold mean ± the std over its folds, then the mean over "
-                   "seeds ± the sample std across seeds (seeds) ± the fold std averaged over seeds (folds).</p>")
+        out.append(
+            "<p>With several seeds: each seed's k-fold mean ± the std over its folds, then the mean over "
+            "seeds ± the sample std across seeds (seeds) ± the fold std averaged over seeds (folds).</p>"
+        )
     if len(r["selection"]) > 1:
-        out.append("<p>Model selection per fold:</p><ul>" + "".join(
-            f"<li>{'seed ' + esc(f.get('seed')) + ' ' if multi else ''}fold {esc(f['fold'])}: {esc(f['selection'])}</li>"
-            for f in r["folds"]) + "</ul>")
+        out.append(
+            "<p>Model selection per fold:</p><ul>"
+            + "".join(
+                f"<li>{'seed ' + esc(f.get('seed')) + ' ' if multi else ''}fold {esc(f['fold'])}: {esc(f['selection'])}</li>"
+                for f in r["folds"]
+            )
+            + "</ul>"
+        )
     return '<section id="results"><h2>Results</h2>' + "\n".join(out) + "</section>"
 
 
@@ -96,23 +142,35 @@ def confusion_section(r: dict, run_dir: Path) -> str:
         recall = row[i] / total if total else None
         rows.append([name, *(Num(v, str(v)) for v in row), _pct_cell(recall)])
     done = f"{r['n_folds']}/{r['n_folds_expected']} folds"
-    return ('<section id="confusion"><h2>Confusion matrix</h2>'
-            + table(["true \\ predicted", *classes, "recall (%)"], rows, table_id="confusion-matrix",
-                    caption=f"summed over {done}; rows = true class, counts") + "</section>")
+    return (
+        '<section id="confusion"><h2>Confusion matrix</h2>'
+        + table(
+            ["true \\ predicted", *classes, "recall (%)"],
+            rows,
+            table_id="confusion-matrix",
+            caption=f"summed over {done}; rows = true class, counts",
+        )
+        + "</section>"
+    )
 
 
-def plots_section(r: dict, run_dir: Path) -> Optional[str]:
-    titles = {"confusion": "Confusion matrix, % of true class", "folds": "Accuracy and UAR per fold",
-              "curves": "Training curves"}
-    figs = [f"<figure>{img((run_dir / name).read_bytes(), titles[key])}<figcaption>{esc(titles[key])}"
-            "</figcaption></figure>" for key, name in PLOTS.items()
-            if key in r.get("plots", {}) and (run_dir / name).is_file()]
+def plots_section(r: dict, run_dir: Path) -> str | None:
+    titles = {
+        "confusion": "Confusion matrix, % of true class",
+        "folds": "Accuracy and UAR per fold",
+        "curves": "Training curves",
+    }
+    figs = [
+        f"<figure>{img((run_dir / name).read_bytes(), titles[key])}<figcaption>{esc(titles[key])}</figcaption></figure>"
+        for key, name in PLOTS.items()
+        if key in r.get("plots", {}) and (run_dir / name).is_file()
+    ]
     return '<section id="plots"><h2>Plots</h2>' + "\n".join(figs) + "</section>" if figs else None
 
 
 # The page's sections, in order. A section that returns None (e.g. "errors" and "saliency" of a run
 # whose folds wrote no predictions.csv) leaves an HTML comment in its place.
-SECTIONS: list[tuple[str, Optional[Section]]] = [
+SECTIONS: list[tuple[str, Section | None]] = [
     ("protocol", protocol_section),
     ("results", results_section),
     ("confusion", confusion_section),
@@ -144,8 +202,7 @@ def _diff_cells(row: dict, key: str) -> list:
     if row.get(f"{key}_diff") is None:
         return [_diff(row, key), ""]
     low, high = row[f"{key}_diff_low"], row[f"{key}_diff_high"]
-    return [Num(row[f"{key}_diff"], f"{row[f'{key}_diff'] * 100:+.1f}"),
-            f"[{low * 100:+.1f}, {high * 100:+.1f}]"]
+    return [Num(row[f"{key}_diff"], f"{row[f'{key}_diff'] * 100:+.1f}"), f"[{low * 100:+.1f}, {high * 100:+.1f}]"]
 
 
 def render_compare_html(rows: list[dict], table_md: str, chart_png: bytes, *, forced: bool) -> str:
@@ -154,34 +211,79 @@ def render_compare_html(rows: list[dict], table_md: str, chart_png: bytes, *, fo
     body_rows, paired_rows = [], []
     for r in rows:
         folds = r["folds"] + (f" ({r['n_seeds']} seeds)" if r["n_seeds"] > 1 else "")
-        body_rows.append([
-            r["label"], r["dataset"], r["protocol"], folds,
-            *(Num(r[f"{k}_mean"], _ms(r, k)) for k in SUMMARY_KEYS),
-            Num(r["params_m"], "–" if r["params_m"] is None else f"{r['params_m']:.2f}"),
-            Num(r["gmacs"], "–" if r["gmacs"] is None else f"{r['gmacs']:.3g}"),
-            _duration(r["train_time_per_fold_s"]),
-        ])
-        paired_rows.append([
-            r["label"], *_diff_cells(r, "accuracy"), *_diff_cells(r, "uar"),
-            Num(r.get("mcnemar_p"), _p(r.get("mcnemar_p"))),
-            Num(r.get("paired_clips"), "–" if r.get("paired_clips") is None else str(r["paired_clips"])),
-            r.get("paired_seeds") or "–", r.get("paired_note") or "",
-        ])
+        body_rows.append(
+            [
+                r["label"],
+                r["dataset"],
+                r["protocol"],
+                folds,
+                *(Num(r[f"{k}_mean"], _ms(r, k)) for k in SUMMARY_KEYS),
+                Num(r["params_m"], "–" if r["params_m"] is None else f"{r['params_m']:.2f}"),
+                Num(r["gmacs"], "–" if r["gmacs"] is None else f"{r['gmacs']:.3g}"),
+                _duration(r["train_time_per_fold_s"]),
+            ]
+        )
+        paired_rows.append(
+            [
+                r["label"],
+                *_diff_cells(r, "accuracy"),
+                *_diff_cells(r, "uar"),
+                Num(r.get("mcnemar_p"), _p(r.get("mcnemar_p"))),
+                Num(r.get("paired_clips"), "–" if r.get("paired_clips") is None else str(r["paired_clips"])),
+                r.get("paired_seeds") or "–",
+                r.get("paired_note") or "",
+            ]
+        )
     notes = [line for line in table_md.splitlines() if line and not line.startswith("|")]  # conventions under it
     body = ["<h1>Comparison</h1>"]
     if forced:
-        body.append('<p class="warn"><strong>Warning</strong>: these runs differ in dataset or folds (compared with '
-                    "--force); their numbers are not directly comparable.</p>")
-    body.append(table(["model", "dataset", "protocol", "folds", "accuracy (%)", "UAR (%)", "macro-F1 (%)",
-                       "params (M)", "GMACs/clip", "train time/fold"], body_rows, table_id="compare"))
+        body.append(
+            '<p class="warn"><strong>Warning</strong>: these runs differ in dataset or folds (compared with '
+            "--force); their numbers are not directly comparable.</p>"
+        )
+    body.append(
+        table(
+            [
+                "model",
+                "dataset",
+                "protocol",
+                "folds",
+                "accuracy (%)",
+                "UAR (%)",
+                "macro-F1 (%)",
+                "params (M)",
+                "GMACs/clip",
+                "train time/fold",
+            ],
+            body_rows,
+            table_id="compare",
+        )
+    )
     if any(r.get("baseline") for r in rows):
-        body.append(table(["model", "Δ accuracy (points)", "95 % CI", "Δ UAR (points)", "95 % CI", "McNemar p",
-                           "paired clips", "paired seeds", "note"], paired_rows, table_id="paired",
-                          caption=f"Paired tests against the baseline {rows[0]['baseline']}"))
+        body.append(
+            table(
+                [
+                    "model",
+                    "Δ accuracy (points)",
+                    "95 % CI",
+                    "Δ UAR (points)",
+                    "95 % CI",
+                    "McNemar p",
+                    "paired clips",
+                    "paired seeds",
+                    "note",
+                ],
+                paired_rows,
+                table_id="paired",
+                caption=f"Paired tests against the baseline {rows[0]['baseline']}",
+            )
+        )
     for n in notes:
         if not n.startswith("**Warning**: these runs differ"):  # that one is above the table
             warn = ' class="warn"' if n.startswith("**Warning**") else ""
             body.append(f"<p{warn}>{esc(n.replace('**', ''))}</p>")
-    body.append(f"<figure>{img(chart_png, 'accuracy and UAR per run')}<figcaption>accuracy and UAR, mean ± std over "
-                "folds</figcaption></figure>")
+    body.append(
+        f"<figure>{img(chart_png, 'accuracy and UAR per run')}<figcaption>accuracy and UAR, mean ± std over "
+        "folds</figcaption></figure>"
+    )
     return page("fervid comparison", body)

@@ -37,8 +37,10 @@ def fold_dirs(run_dir: Path) -> list[tuple[int | None, int, Path]]:
         if path.is_dir() and s and f:
             found.append((int(s.group(1)), int(f.group(1)), path))
     if len({seed is None for seed, _, _ in found}) > 1:
-        raise FervidError(f"{run_dir}: holds both fold_XX/ and seed_S/fold_XX/ folders; "
-                          "folds of a one-seed and a several-seed run are mixed")
+        raise FervidError(
+            f"{run_dir}: holds both fold_XX/ and seed_S/fold_XX/ folders; "
+            "folds of a one-seed and a several-seed run are mixed"
+        )
     return sorted(found, key=lambda t: (t[0] or 0, t[1]))
 
 

@@ -27,7 +27,7 @@ Conventions, stated once so reports can cite them:
 from __future__ import annotations
 
 import math
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import torch
 
@@ -94,9 +94,7 @@ def summarize(
         values = [float(r[key]) for r in fold_results]
         m = sum(values) / len(values)
         mean[key] = m
-        std[key] = (
-            math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else None
-        )
+        std[key] = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else None
     return mean, std
 
 

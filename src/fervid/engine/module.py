@@ -74,8 +74,18 @@ class ClipClassifier(L.LightningModule):
     """
 
     def __init__(
-        self, model: nn.Module, *, num_classes: int, lr: float, weight_decay: float, warmup_epochs: float,
-        min_lr_ratio: float, steps_per_epoch: int, epochs: int, fold: int, optimizer: str = "adamw",
+        self,
+        model: nn.Module,
+        *,
+        num_classes: int,
+        lr: float,
+        weight_decay: float,
+        warmup_epochs: float,
+        min_lr_ratio: float,
+        steps_per_epoch: int,
+        epochs: int,
+        fold: int,
+        optimizer: str = "adamw",
         memory_format: str = "contiguous",
     ) -> None:
         super().__init__()
@@ -150,7 +160,8 @@ class ClipClassifier(L.LightningModule):
             optimizer = torch.optim.AdamW(groups, lr=self.lr, fused=fused)
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer,
-            lambda step: warmup_cosine(step, warmup_steps=self.warmup_steps, total_steps=self.total_steps,
-                                       min_ratio=self.min_lr_ratio),
+            lambda step: warmup_cosine(
+                step, warmup_steps=self.warmup_steps, total_steps=self.total_steps, min_ratio=self.min_lr_ratio
+            ),
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

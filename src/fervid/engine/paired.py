@@ -52,8 +52,11 @@ def prepared_differences(a: dict | None, b: dict | None) -> list[str]:
     for key in PREPARED_KEYS:
         va, vb = a.get(key), b.get(key)
         if isinstance(va, dict) and isinstance(vb, dict):
-            out += [f"{key}.{k}: {va.get(k)!r} vs {vb.get(k)!r}" for k in sorted(set(va) | set(vb), key=str)
-                    if va.get(k) != vb.get(k)]
+            out += [
+                f"{key}.{k}: {va.get(k)!r} vs {vb.get(k)!r}"
+                for k in sorted(set(va) | set(vb), key=str)
+                if va.get(k) != vb.get(k)
+            ]
         elif va != vb:
             out.append(f"{key}: {va!r} vs {vb!r}")
     return out
@@ -68,15 +71,17 @@ def _why_not(base: dict, other: dict, base_preds: tuple, other_preds: tuple) -> 
     if prepared_differences(base.get("prepared"), other.get("prepared")):
         return "preprocessing differs"
     if not base_preds[1] or not other_preds[1]:
-        return "no per-clip predictions (predictions.csv) in " + ("both runs" if not base_preds[1] and
-                                                                  not other_preds[1] else "one run")
+        return "no per-clip predictions (predictions.csv) in " + (
+            "both runs" if not base_preds[1] and not other_preds[1] else "one run"
+        )
     if base_preds[0] != other_preds[0]:
         return "prediction classes differ"
     return None
 
 
-def paired_comparison(base: dict, other: dict, base_preds: tuple, other_preds: tuple, *,
-                      resamples: int = 2000, seed: int = 0) -> dict:
+def paired_comparison(
+    base: dict, other: dict, base_preds: tuple, other_preds: tuple, *, resamples: int = 2000, seed: int = 0
+) -> dict:
     """``other`` against ``base`` (results.json documents and :func:`load_run_predictions` of each).
 
     Returns ``{"tested": False, "reason": ...}``, or ``{"tested": True, "seeds", "n_clips", "b", "c",
@@ -99,10 +104,16 @@ def paired_comparison(base: dict, other: dict, base_preds: tuple, other_preds: t
     for s in seeds:
         mine, theirs = {c for t, c in a if t == s}, {c for t, c in b if t == s}
         if mine != set(clips) or theirs != set(clips):
-            return {"tested": False, "reason": f"scored clips differ (seed {s}: {len(mine ^ theirs)} clips in one run "
-                                               "only, or an incomplete run)"}
-    if any(a[(s, c)]["label"] != b[(s, c)]["label"] or a[(s, c)]["label"] != a[(seeds[0], c)]["label"]
-           for s in seeds for c in clips):
+            return {
+                "tested": False,
+                "reason": f"scored clips differ (seed {s}: {len(mine ^ theirs)} clips in one run "
+                "only, or an incomplete run)",
+            }
+    if any(
+        a[(s, c)]["label"] != b[(s, c)]["label"] or a[(s, c)]["label"] != a[(seeds[0], c)]["label"]
+        for s in seeds
+        for c in clips
+    ):
         return {"tested": False, "reason": "the same clips carry different labels"}
     right_a = np.array([[a[(s, c)]["predicted"] == a[(s, c)]["label"] for s in seeds] for c in clips])  # (n, S)
     right_b = np.array([[b[(s, c)]["predicted"] == b[(s, c)]["label"] for s in seeds] for c in clips])
@@ -111,9 +122,17 @@ def paired_comparison(base: dict, other: dict, base_preds: tuple, other_preds: t
     cs = (~right_a & right_b).sum(0)
     per_seed = {str(s): mcnemar_exact(int(x), int(y)) for s, x, y in zip(seeds, bs, cs)}
     ci = paired_bootstrap(right_b, right_a, labels, n_classes=len(classes), resamples=resamples, seed=seed)
-    return {"tested": True, "seeds": seeds, "n_clips": len(clips), "b": int(bs.sum()), "c": int(cs.sum()),
-            "mcnemar_p": max(per_seed.values()), "mcnemar_p_per_seed": per_seed,
-            "accuracy_diff": ci["accuracy"], "uar_diff": ci["uar"]}
+    return {
+        "tested": True,
+        "seeds": seeds,
+        "n_clips": len(clips),
+        "b": int(bs.sum()),
+        "c": int(cs.sum()),
+        "mcnemar_p": max(per_seed.values()),
+        "mcnemar_p_per_seed": per_seed,
+        "accuracy_diff": ci["accuracy"],
+        "uar_diff": ci["uar"],
+    }
 
 
 def _seeds(seeds: set) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import math
 import os
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from fervid.checkpoint import atomic_write_bytes
 
@@ -55,8 +55,15 @@ def plot_confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], path
     for i in range(n):
         for j in range(n):
             if not math.isnan(norm[i, j]):
-                ax.text(j, i, f"{norm[i, j] * 100:.0f}\n({int(counts[i, j])})", ha="center", va="center",
-                        fontsize=8, color="white" if norm[i, j] > 0.6 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{norm[i, j] * 100:.0f}\n({int(counts[i, j])})",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if norm[i, j] > 0.6 else "black",
+                )
     _save(fig, path)
 
 
@@ -118,7 +125,9 @@ def plot_curves(histories: Mapping[int, Sequence[Mapping]], path, *, title: str)
     return True
 
 
-def plot_compare(rows: Sequence[Mapping], path=None, *, title: str = "accuracy and UAR, mean ± std over folds") -> bytes:
+def plot_compare(
+    rows: Sequence[Mapping], path=None, *, title: str = "accuracy and UAR, mean ± std over folds"
+) -> bytes:
     """Grouped bars per run (accuracy, UAR) with sample-std error bars (none for a single fold); the PNG."""
     fig = _figure(max(5.0, 1.1 * len(rows) + 2.5), 3.8)
     ax = fig.add_subplot()

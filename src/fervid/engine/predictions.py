@@ -53,8 +53,15 @@ def prediction_rows(records, targets, logits, classes: list[str], *, fold: int |
     probs = logits.double().softmax(dim=1).tolist()
     preds = logits.argmax(dim=1).tolist()
     return [
-        {"clip_id": r.clip_id, "subject": r.subject, "label": classes[int(t)], "predicted": classes[p],
-         "probs": pr, "fold": fold, "seed": seed}
+        {
+            "clip_id": r.clip_id,
+            "subject": r.subject,
+            "label": classes[int(t)],
+            "predicted": classes[p],
+            "probs": pr,
+            "fold": fold,
+            "seed": seed,
+        }
         for r, t, p, pr in zip(records, targets, preds, probs)
     ]
 
@@ -67,11 +74,22 @@ def write_predictions(path: str | os.PathLike, rows: list[dict], classes: list[s
         return "" if v is None else v
 
     header = [*HEAD, *(PREFIX + c for c in classes), *TAIL]
-    write_csv_atomic(path, header, [
-        [r["clip_id"], r["subject"], r["label"], r["predicted"], *(f"{p:.6g}" for p in r["probs"]),
-         cell(r["fold"]), cell(r["seed"])]
-        for r in rows
-    ])
+    write_csv_atomic(
+        path,
+        header,
+        [
+            [
+                r["clip_id"],
+                r["subject"],
+                r["label"],
+                r["predicted"],
+                *(f"{p:.6g}" for p in r["probs"]),
+                cell(r["fold"]),
+                cell(r["seed"]),
+            ]
+            for r in rows
+        ],
+    )
 
 
 def read_predictions(path: str | os.PathLike) -> tuple[list[str], list[dict]]:
@@ -83,12 +101,17 @@ def read_predictions(path: str | os.PathLike) -> tuple[list[str], list[dict]]:
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise FervidError(f"{path}: unreadable predictions ({e})") from None
     header = table[0] if table else []
-    middle = header[len(HEAD):-len(TAIL)]
-    if (tuple(header[:len(HEAD)]) != HEAD or tuple(header[-len(TAIL):]) != TAIL or not middle
-            or not all(c.startswith(PREFIX) for c in middle)):
-        raise FervidError(f"{path}: not a predictions.csv (expected columns {', '.join(HEAD)}, "
-                          f"{PREFIX}<class>…, {', '.join(TAIL)})")
-    classes = [c[len(PREFIX):] for c in middle]
+    middle = header[len(HEAD) : -len(TAIL)]
+    if (
+        tuple(header[: len(HEAD)]) != HEAD
+        or tuple(header[-len(TAIL) :]) != TAIL
+        or not middle
+        or not all(c.startswith(PREFIX) for c in middle)
+    ):
+        raise FervidError(
+            f"{path}: not a predictions.csv (expected columns {', '.join(HEAD)}, {PREFIX}<class>…, {', '.join(TAIL)})"
+        )
+    classes = [c[len(PREFIX) :] for c in middle]
     rows = []
     for line, cells in enumerate(table[1:], start=2):
         try:
@@ -97,10 +120,17 @@ def read_predictions(path: str | os.PathLike) -> tuple[list[str], list[dict]]:
             r = dict(zip(header, cells))
             if r["label"] not in classes or r["predicted"] not in classes:
                 raise ValueError(f"class {r['label']!r} or {r['predicted']!r} not among the prob_ columns")
-            rows.append({"clip_id": r["clip_id"], "subject": r["subject"], "label": r["label"],
-                         "predicted": r["predicted"], "probs": [float(r[c]) for c in middle],
-                         "fold": int(r["fold"]) if r["fold"] else None,
-                         "seed": int(r["seed"]) if r["seed"] else None})
+            rows.append(
+                {
+                    "clip_id": r["clip_id"],
+                    "subject": r["subject"],
+                    "label": r["label"],
+                    "predicted": r["predicted"],
+                    "probs": [float(r[c]) for c in middle],
+                    "fold": int(r["fold"]) if r["fold"] else None,
+                    "seed": int(r["seed"]) if r["seed"] else None,
+                }
+            )
         except ValueError as e:
             raise FervidError(f"{path}:{line}: malformed prediction row ({e})") from None
     return classes, rows

@@ -111,8 +111,8 @@ class StopCleanly(L.Callback):
         signum = _take() or signal.SIGTERM  # another process of the run was signalled
         trainer.save_checkpoint(self.progress.ckpt_path, weights_only=False)
         raise Preempted(
-            f"{self.name}: stopped by {signal.Signals(signum).name} {where}; "
-            f"saved {self.progress.ckpt_path}", signum,
+            f"{self.name}: stopped by {signal.Signals(signum).name} {where}; saved {self.progress.ckpt_path}",
+            signum,
         )
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
@@ -126,8 +126,11 @@ class StopCleanly(L.Callback):
         if not self._signalled(trainer):
             return
         if self.progress.batches_done < len(self.progress.sampler):  # else: save after validation
-            self._stop(trainer, f"after epoch {trainer.current_epoch + 1}, step {self.progress.batches_done} "
-                                f"(optimiser step {trainer.global_step})")
+            self._stop(
+                trainer,
+                f"after epoch {trainer.current_epoch + 1}, step {self.progress.batches_done} "
+                f"(optimiser step {trainer.global_step})",
+            )
 
     def on_validation_start(self, trainer, pl_module) -> None:
         self.phase = "validation"
@@ -158,13 +161,17 @@ def _oom_line(e: BaseException, config: dict, name: str) -> str:
     p = str(t["precision"])  # "auto" is already bf16/16-mixed on a GPU
     precision = f", trainer.precision=bf16-mixed (now {p})" if p.startswith(("32", "64")) else ""
     saved = getattr(e, "fervid_saved", None)
-    then = (f"{saved} holds the state before that step: --resume continues from it when memory is freed "
-            "or with more GPUs" if saved else "--resume continues from the last saved checkpoint when memory "
-            "is freed or with more GPUs")
-    return (f"{name}: CUDA out of memory {where}. Lower batch_size (now {config['batch_size']}), "
-            f"data.num_frames (now {d['num_frames']}) or data.image_size (now {d['image_size']}){precision} "
-            f"in a new run (another --run-dir), or spread each batch over more GPUs with torchrun "
-            f"(batch_size is global); {then}")
+    then = (
+        f"{saved} holds the state before that step: --resume continues from it when memory is freed or with more GPUs"
+        if saved
+        else "--resume continues from the last saved checkpoint when memory is freed or with more GPUs"
+    )
+    return (
+        f"{name}: CUDA out of memory {where}. Lower batch_size (now {config['batch_size']}), "
+        f"data.num_frames (now {d['num_frames']}) or data.image_size (now {d['image_size']}){precision} "
+        f"in a new run (another --run-dir), or spread each batch over more GPUs with torchrun "
+        f"(batch_size is global); {then}"
+    )
 
 
 @contextmanager

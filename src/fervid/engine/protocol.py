@@ -22,7 +22,7 @@ RULE_WORDS = {  # fervid.data.splits.subject_kfold's rules, in words, for logs a
     "stratified": "whole subjects placed to balance class counts, seeded",
     "fixed": "the dataset's official folds, from the manifest's fold column",
     "holdout": "the dataset's official train/test split: trained on train (validation drawn from its "
-               "subjects), tested once on test",
+    "subjects), tested once on test",
 }
 
 
@@ -55,8 +55,11 @@ def resolve_protocol(config: dict, records) -> tuple[str, int]:
     values = sorted({r.fold.strip() for r in records}, key=natural_key)
     n = 1 if rule == "holdout" else len(values)
     if k is not None and k != n:
-        what = ("holds a train/test split (one test, k=1)" if rule == "holdout"
-                else f"defines {n} official folds ({', '.join(values[:8])}{', …' if n > 8 else ''})")
+        what = (
+            "holds a train/test split (one test, k=1)"
+            if rule == "holdout"
+            else f"defines {n} official folds ({', '.join(values[:8])}{', …' if n > 8 else ''})"
+        )
         chosen = f"rule {requested!r}" + (f", here {rule!r}" if requested != rule else "")
         raise FervidError(
             f"protocol.folds={k} contradicts the data: its manifest's fold column {what} ({chosen}); "
@@ -78,8 +81,7 @@ def plan_folds(config: dict, records) -> tuple[str, list[dict]]:
     plans = []
     for seed in study_seeds(config):
         for i, (train, test) in enumerate(splits):
-            train, val = split_validation(records, train, p["val_subjects"],
-                                          seed=derive_seed(seed, "val", i) % 2**32)
+            train, val = split_validation(records, train, p["val_subjects"], seed=derive_seed(seed, "val", i) % 2**32)
             plans.append({"seed": seed, "fold": i, "train": train, "val": val, "test": test})
     return rule, plans
 
@@ -88,8 +90,12 @@ def prepared_info(meta: dict, records) -> dict:
     """What identifies the prepared data, kept in folds.json so that reports and ``compare``
     can check it where the prepared directory is absent."""
     return {
-        "dataset": meta.get("dataset"), "size": meta.get("size"), "preprocess": meta.get("preprocess") or {},
-        "options": meta.get("options") or {}, "classes": list(meta.get("classes") or []), "n_clips": len(records),
+        "dataset": meta.get("dataset"),
+        "size": meta.get("size"),
+        "preprocess": meta.get("preprocess") or {},
+        "options": meta.get("options") or {},
+        "classes": list(meta.get("classes") or []),
+        "n_clips": len(records),
     }
 
 

@@ -68,8 +68,12 @@ def read_fold_results(run_dir: Path) -> list[dict]:
         if missing:
             raise FervidError(f"{path}: fold result lacks {', '.join(missing)}")
         cm = r["confusion_matrix"]
-        if not (isinstance(cm, list) and cm and all(isinstance(row, list) and len(row) == len(cm) for row in cm)
-                and all(isinstance(v, int) and v >= 0 for row in cm for v in row)):
+        if not (
+            isinstance(cm, list)
+            and cm
+            and all(isinstance(row, list) and len(row) == len(cm) for row in cm)
+            and all(isinstance(v, int) and v >= 0 for row in cm for v in row)
+        ):
             raise FervidError(f"{path}: confusion_matrix is not a square matrix of counts")
         if sum(map(sum, cm)) != r["n_test"]:
             raise FervidError(f"{path}: confusion matrix counts {sum(map(sum, cm))} clips, n_test says {r['n_test']}")
@@ -83,8 +87,10 @@ def read_fold_results(run_dir: Path) -> list[dict]:
 
 
 def _mismatch(path: Path, what: str, got, want) -> FervidError:
-    return FervidError(f"{path}: {what} {got} does not match folds.json's {want}; this fold comes from "
-                       "another run (remove it, or report it in its own run directory)")
+    return FervidError(
+        f"{path}: {what} {got} does not match folds.json's {want}; this fold comes from "
+        "another run (remove it, or report it in its own run directory)"
+    )
 
 
 def check_fold(path: Path, result: dict, seed: int | None, doc: dict) -> None:
@@ -93,24 +99,34 @@ def check_fold(path: Path, result: dict, seed: int | None, doc: dict) -> None:
     record (runs older than the key) are not checked."""
     seeds = doc.get("seeds") or [doc.get("seed")]
     if seed is None and len(seeds) > 1:
-        raise FervidError(f"{path}: a fold_XX/ folder, but folds.json lists seeds {seeds}: "
-                          "several seeds live in seed_S/fold_XX/")
+        raise FervidError(
+            f"{path}: a fold_XX/ folder, but folds.json lists seeds {seeds}: several seeds live in seed_S/fold_XX/"
+        )
     want_seed = seed if seed is not None else seeds[0]
     if want_seed not in seeds:
         raise _mismatch(path, "seed", want_seed, f"seeds {seeds}")
     entry = next((e for e in fold_entries(doc) if e["fold"] == int(result["fold"]) and e["seed"] == want_seed), None)
     if entry is None:
-        raise FervidError(f"{path}: fold {result['fold']} of seed {want_seed}, which folds.json does not list; "
-                          "this fold comes from another run")
+        raise FervidError(
+            f"{path}: fold {result['fold']} of seed {want_seed}, which folds.json does not list; "
+            "this fold comes from another run"
+        )
     want = {"seed": want_seed, "rule": doc.get("rule"), "test subjects": subjects_sha1(entry["test_subjects"])}
     got = {"seed": result.get("seed"), "rule": result.get("rule"), "test subjects": result.get("test_subjects_sha1")}
     meta = read_checkpoint_meta(path.parent / "model.safetensors")
     sources = [(path, got)]
     if meta is not None:
         subjects = meta.extra.get("test_subjects")
-        sources.append((path.parent / "model.safetensors", {
-            "seed": meta.extra.get("seed"), "rule": meta.extra.get("rule"),
-            "test subjects": subjects_sha1(subjects) if isinstance(subjects, list) else None}))
+        sources.append(
+            (
+                path.parent / "model.safetensors",
+                {
+                    "seed": meta.extra.get("seed"),
+                    "rule": meta.extra.get("rule"),
+                    "test subjects": subjects_sha1(subjects) if isinstance(subjects, list) else None,
+                },
+            )
+        )
     for where, values in sources:
         for key, value in values.items():
             if value is not None and value != want[key]:
@@ -184,13 +200,23 @@ def _dataset(config: dict, meta: CheckpointMeta | None) -> tuple[str, list[str] 
 def _model_spec(config: dict, meta: CheckpointMeta | None, num_classes: int) -> dict | None:
     """``create_model`` arguments of the run's model: a fold checkpoint's, else the config's."""
     if meta is not None:
-        return dict(name=meta.model, num_classes=meta.num_classes, num_frames=meta.num_frames,
-                    image_size=meta.image_size, **meta.model_kwargs)
+        return dict(
+            name=meta.model,
+            num_classes=meta.num_classes,
+            num_frames=meta.num_frames,
+            image_size=meta.image_size,
+            **meta.model_kwargs,
+        )
     model, data = _section(config, "model"), _section(config, "data")
     if not model.get("name"):
         return None
-    return dict(name=model["name"], num_classes=num_classes, num_frames=data.get("num_frames"),
-                image_size=data.get("image_size"), **(model.get("kwargs") or {}))
+    return dict(
+        name=model["name"],
+        num_classes=num_classes,
+        num_frames=data.get("num_frames"),
+        image_size=data.get("image_size"),
+        **(model.get("kwargs") or {}),
+    )
 
 
 def _model_cost(spec: dict | None) -> dict:
@@ -285,8 +311,10 @@ def build_results(run_dir: str | os.PathLike, folds: list[dict] | None = None) -
     present = [(f["seed"], int(f["fold"])) for f in folds]
     stray = sorted(set(present) - set(expected), key=lambda t: (t[0] or 0, t[1]))
     if stray:
-        raise FervidError(f"{run_dir / 'folds.json'}: lists no fold {stray[0][1]} of seed {stray[0][0]}, "
-                          "yet a fold folder has its result")
+        raise FervidError(
+            f"{run_dir / 'folds.json'}: lists no fold {stray[0][1]} of seed {stray[0][0]}, "
+            "yet a fold folder has its result"
+        )
     protocol, split = _protocol(folds_json)
     split["val_subjects"] = _section(config, "protocol").get("val_subjects")
     summary = summarize_seeds(folds)
@@ -304,16 +332,13 @@ def build_results(run_dir: str | os.PathLike, folds: list[dict] | None = None) -
         "dataset": dataset,
         "protocol": protocol,
         "classes": classes,
-        "folds": [
-            {**{k: f[k] for k in FOLD_KEYS}, **{k: f.get(k) for k in FOLD_EXTRAS}}
-            for f in folds
-        ],
+        "folds": [{**{k: f[k] for k in FOLD_KEYS}, **{k: f.get(k) for k in FOLD_EXTRAS}} for f in folds],
         "mean": summary["mean"],
         "std": summary["std"],
         "std_seeds": summary["std_seeds"],
         "per_seed": summary["per_seed"],
         "std_convention": "std: sample std over folds (ddof=1; null for a single fold), averaged over seeds; "
-                          "std_seeds: sample std across seeds of the k-fold means (null for one seed)",
+        "std_seeds: sample std across seeds of the k-fold means (null for one seed)",
         "split": split,
         "seeds": split["seeds"],
         "selection": sorted({_fmt_selection(f.get("selection")) for f in folds}),
@@ -359,12 +384,22 @@ def _write_report(run_dir: str | os.PathLike) -> dict:
     results = build_results(run_dir, folds)
     multi = len(results["seeds"]) > 1
     done = f"{results['n_folds']}/{results['n_folds_expected']} folds" + (
-        f", {len(results['seeds'])} seeds" if multi else "")
+        f", {len(results['seeds'])} seeds" if multi else ""
+    )
     title = f"{results['model']} on {results['dataset']} ({done})"
-    plots.plot_confusion(results["confusion_matrix_sum"], results["classes"], run_dir / PLOTS["confusion"],
-                         title=f"{title}\nsummed confusion, % of true class")
-    plots.plot_fold_bars([{**f, "fold": _label(f, multi)} for f in results["folds"]], results["mean"],
-                         run_dir / PLOTS["folds"], title=title, xlabel="seed/fold" if multi else "fold")
+    plots.plot_confusion(
+        results["confusion_matrix_sum"],
+        results["classes"],
+        run_dir / PLOTS["confusion"],
+        title=f"{title}\nsummed confusion, % of true class",
+    )
+    plots.plot_fold_bars(
+        [{**f, "fold": _label(f, multi)} for f in results["folds"]],
+        results["mean"],
+        run_dir / PLOTS["folds"],
+        title=title,
+        xlabel="seed/fold" if multi else "fold",
+    )
     made = {"confusion": PLOTS["confusion"], "folds": PLOTS["folds"]}
     histories = {_label(f, multi): f.get("history") or [] for f in folds}
     if plots.plot_curves(histories, run_dir / PLOTS["curves"], title=f"{title}: training curves"):
@@ -376,7 +411,8 @@ def _write_report(run_dir: str | os.PathLike) -> dict:
         if isinstance(prepared, str) and (Path(prepared) / "manifest.csv").is_file():
             strips = write_error_strips(prepared, results["errors"]["hardest"], run_dir / ERRORS_DIR)
         results["errors"]["strips"] = {c: f"{ERRORS_DIR}/{name}" for c, name in strips.items()}
-    atomic_write_bytes(run_dir / "results.json", (json.dumps(results, indent=2) + "\n").encode(),
-                       what="the run's results")
+    atomic_write_bytes(
+        run_dir / "results.json", (json.dumps(results, indent=2) + "\n").encode(), what="the run's results"
+    )
     atomic_write_bytes(run_dir / "report.md", render_markdown(results).encode())
     return results

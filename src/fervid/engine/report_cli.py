@@ -7,9 +7,10 @@ import argparse
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
-        "evaluate", help="re-score a checkpoint on a prepared dataset",
+        "evaluate",
+        help="re-score a checkpoint on a prepared dataset",
         description="Score a fervid checkpoint on a prepared dataset: every clip, or the test "
-                    "subjects of one fold of a run (--fold). Classes are matched by name.",
+        "subjects of one fold of a run (--fold). Classes are matched by name.",
     )
     p.add_argument("checkpoint", metavar="CKPT", help="fervid checkpoint (.safetensors)")
     p.add_argument("--data", required=True, metavar="PREPARED", help="directory written by `fervid prepare`")
@@ -17,34 +18,50 @@ def add_parser(subparsers) -> None:
     p.add_argument("--run-dir", metavar="RUN", help="run holding folds.json (default: the checkpoint's run)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-    p.add_argument("--test-views", type=int, metavar="N",
-                   help="temporal views averaged per clip (default: the checkpoint's training run's)")
+    p.add_argument(
+        "--test-views",
+        type=int,
+        metavar="N",
+        help="temporal views averaged per clip (default: the checkpoint's training run's)",
+    )
     p.add_argument("--test-crops", type=int, choices=(1, 3), help="spatial crops per view (default: as trained)")
-    p.add_argument("--predictions", metavar="CSV", help="also write one row per scored clip to CSV "
-                                                         "(the predictions.csv format of a fold)")
+    p.add_argument(
+        "--predictions",
+        metavar="CSV",
+        help="also write one row per scored clip to CSV (the predictions.csv format of a fold)",
+    )
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.set_defaults(func=run_evaluate)
 
     p = subparsers.add_parser(
-        "report", help="write results.json, report.md and plots of a run",
+        "report",
+        help="write results.json, report.md and plots of a run",
         description="Merge RUN/fold_XX/result.json (folds may come from different machines) into "
-                    "RUN/results.json, RUN/report.md and PNG plots.",
+        "RUN/results.json, RUN/report.md and PNG plots.",
     )
     p.add_argument("run_dir", metavar="RUN")
-    p.add_argument("--html", nargs="?", const="", metavar="OUT.html",
-                   help="also write a self-contained HTML report (default RUN/report.html)")
+    p.add_argument(
+        "--html",
+        nargs="?",
+        const="",
+        metavar="OUT.html",
+        help="also write a self-contained HTML report (default RUN/report.html)",
+    )
     p.set_defaults(func=run_report)
 
     p = subparsers.add_parser(
-        "compare", help="table of several runs (Markdown, CSV, bar chart) with paired tests",
+        "compare",
+        help="table of several runs (Markdown, CSV, bar chart) with paired tests",
         description="One row per run: accuracy and UAR mean ± std (over folds, and across seeds), "
-                    "macro-F1, params, GMACs, train time, and against a baseline run McNemar's exact p "
-                    "and paired-bootstrap 95 %% intervals of the accuracy and UAR differences on the "
-                    "clips both scored. Writes OUT (.md), OUT's .csv and .png, and prints the table.",
+        "macro-F1, params, GMACs, train time, and against a baseline run McNemar's exact p "
+        "and paired-bootstrap 95 %% intervals of the accuracy and UAR differences on the "
+        "clips both scored. Writes OUT (.md), OUT's .csv and .png, and prints the table.",
     )
     p.add_argument("run_dirs", nargs="+", metavar="RUN")
     p.add_argument("--baseline", metavar="RUN", help="the run the others are tested against (default: best UAR)")
-    p.add_argument("--out", default="results.md", help="Markdown file; .csv and .png go beside it (default %(default)s)")
+    p.add_argument(
+        "--out", default="results.md", help="Markdown file; .csv and .png go beside it (default %(default)s)"
+    )
     p.add_argument("--force", action="store_true", help="compare runs on different datasets or folds anyway")
     p.add_argument("--html", metavar="OUT.html", help="also write the table and chart as one self-contained HTML file")
     p.set_defaults(func=run_compare)
@@ -55,16 +72,26 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     from fervid.engine.evaluate import evaluate_checkpoint
 
-    r = evaluate_checkpoint(args.checkpoint, args.data, fold=args.fold, run_dir=args.run_dir,
-                            batch_size=args.batch_size, device=args.device, views=args.test_views,
-                            crops=args.test_crops, predictions=args.predictions)
+    r = evaluate_checkpoint(
+        args.checkpoint,
+        args.data,
+        fold=args.fold,
+        run_dir=args.run_dir,
+        batch_size=args.batch_size,
+        device=args.device,
+        views=args.test_views,
+        crops=args.test_crops,
+        predictions=args.predictions,
+    )
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
     where = f"fold {r['fold']} test subjects" if r["fold"] is not None else "all clips"
     views = r["test_views"] * r["test_crops"]
-    print(f"{r['model']} ({r['checkpoint']}) on {r['data']}, {where}: {r['n_test']} clips"
-          + (f", {views} views each" if views > 1 else ""))
+    print(
+        f"{r['model']} ({r['checkpoint']}) on {r['data']}, {where}: {r['n_test']} clips"
+        + (f", {views} views each" if views > 1 else "")
+    )
     print(f"accuracy {r['accuracy'] * 100:.2f} %  UAR {r['uar'] * 100:.2f} %  macro-F1 {r['macro_f1'] * 100:.2f} %")
     width = max(map(len, r["classes"]))
     print("confusion matrix (rows = true class):")
@@ -81,7 +108,6 @@ def run_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from fervid.engine.report import write_report
-
     from fervid.engine.report_md import summary_line
 
     r = write_report(args.run_dir)
@@ -102,5 +128,7 @@ def run_compare(args: argparse.Namespace) -> int:
     compare_runs(args.run_dirs, args.out, force=args.force, baseline=args.baseline, html=args.html)
     out = Path(args.out)
     print(out.read_text(), end="")
-    print(f"wrote {out}, {out.with_suffix('.csv')}, {out.with_suffix('.png')}" + (f", {args.html}" if args.html else ""))
+    print(
+        f"wrote {out}, {out.with_suffix('.csv')}, {out.with_suffix('.png')}" + (f", {args.html}" if args.html else "")
+    )
     return 0

@@ -59,94 +59,143 @@ def _protocol_lines(r: dict) -> list[str]:
         first = f"- {r['protocol']}: rule {rule!r}{chosen}: {words}"
     else:
         drawn = f"; folds drawn with seed {split['seed']}" if rule == "stratified" else ""
-        first = (f"- {r['protocol']} cross-validation: {split['k']} folds of subjects (rule {rule!r}{chosen}: "
-                 f"{words}{drawn})")
+        first = (
+            f"- {r['protocol']} cross-validation: {split['k']} folds of subjects (rule {rule!r}{chosen}: "
+            f"{words}{drawn})"
+        )
     lines = [first + f"; test-subject lists sha1 {split['test_subjects_sha1']}; no subject is on both sides of a fold."]
     if len(seeds) > 1:
-        lines.append(f"- Seeds {', '.join(map(str, seeds))}: the whole study once per seed, on the same test folds; "
-                     "each seed draws its own validation subjects, initialisation, batch order, augmentation "
-                     "and dropout.")
+        lines.append(
+            f"- Seeds {', '.join(map(str, seeds))}: the whole study once per seed, on the same test folds; "
+            "each seed draws its own validation subjects, initialisation, batch order, augmentation "
+            "and dropout."
+        )
     else:
         lines.append(f"- One training run per fold, seed {seeds[0]}.")
     selection = r["selection"][0] if len(r["selection"]) == 1 else "per fold, listed under the results table"
-    lines.append(f"- Validation: {_val_words(split.get('val_subjects'))}. Model selection: {selection}. "
-                 "Selection uses only training subjects; the test fold is scored once, at the end, and "
-                 "chooses nothing.")
+    lines.append(
+        f"- Validation: {_val_words(split.get('val_subjects'))}. Model selection: {selection}. "
+        "Selection uses only training subjects; the test fold is scored once, at the end, and "
+        "chooses nothing."
+    )
     v, c = split.get("test_views", 1), split.get("test_crops", 1)
-    lines.append("- Test: one view per clip." if v * c == 1 else
-                 f"- Test: each clip's logits averaged over {v} evenly spaced temporal view{'s' if v > 1 else ''}"
-                 + (" × 3 spatial crops (left, centre, right)" if c == 3 else "") + f" = {v * c} views.")
-    lines.append("- Metrics: accuracy = WAR (fraction of test clips correct); UAR = mean recall over the classes "
-                 "present in the fold's test set; macro-F1 (torchmetrics). Mean over folds, each fold weighted "
-                 "equally; ± is the sample standard deviation over folds (ddof=1; none for a single fold)"
-                 + ("; over seeds: the mean of the seeds' k-fold means, ± the sample std across seeds beside "
-                    "the fold std (averaged over seeds)." if len(seeds) > 1 else "."))
+    lines.append(
+        "- Test: one view per clip."
+        if v * c == 1
+        else f"- Test: each clip's logits averaged over {v} evenly spaced temporal view{'s' if v > 1 else ''}"
+        + (" × 3 spatial crops (left, centre, right)" if c == 3 else "")
+        + f" = {v * c} views."
+    )
+    lines.append(
+        "- Metrics: accuracy = WAR (fraction of test clips correct); UAR = mean recall over the classes "
+        "present in the fold's test set; macro-F1 (torchmetrics). Mean over folds, each fold weighted "
+        "equally; ± is the sample standard deviation over folds (ddof=1; none for a single fold)"
+        + (
+            "; over seeds: the mean of the seeds' k-fold means, ± the sample std across seeds beside "
+            "the fold std (averaged over seeds)."
+            if len(seeds) > 1
+            else "."
+        )
+    )
     lines.append(f"- Classes ({len(r['classes'])}): {', '.join(r['classes'])}.")
     if r.get("cost_error"):
         lines.append(f"- Model: parameters and GMACs could not be counted ({r['cost_error']}).")
     elif r.get("params") is not None:
         views = r.get("test_views") or 1
         per_test = f"; × {views} test views = {r['gmacs_test']:.3g} GMACs per test clip" if views > 1 else ""
-        lines.append(f"- Model: {r['params'] / 1e6:.2f} M parameters, {r['gmacs']:.3g} GMACs per clip "
-                     f"({r['input']}, one view, multiply-accumulates){per_test}.")
+        lines.append(
+            f"- Model: {r['params'] / 1e6:.2f} M parameters, {r['gmacs']:.3g} GMACs per clip "
+            f"({r['input']}, one view, multiply-accumulates){per_test}."
+        )
     p = r.get("prepared")
     if p:
         pre = ", ".join(f"{k} {v}" for k, v in sorted((p.get("preprocess") or {}).items()))
-        lines.append(f"- Data: {p.get('dataset')}, {p.get('n_clips', '?')} clips of {p.get('size')} px"
-                     + (f"; face crop: {pre}" if pre else "") + ".")
+        lines.append(
+            f"- Data: {p.get('dataset')}, {p.get('n_clips', '?')} clips of {p.get('size')} px"
+            + (f"; face crop: {pre}" if pre else "")
+            + "."
+        )
     return lines
 
 
 def _results_lines(r: dict) -> list[str]:
     multi = len(r.get("seeds") or []) > 1
     head = "| seed | fold |" if multi else "| fold |"
-    lines = ["## Results (%)", "", head + " n_test | accuracy | UAR | macro-F1 | selected epoch / run | train time |",
-             "|---:" * (2 if multi else 1) + "|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "## Results (%)",
+        "",
+        head + " n_test | accuracy | UAR | macro-F1 | selected epoch / run | train time |",
+        "|---:" * (2 if multi else 1) + "|---:|---:|---:|---:|---:|---:|",
+    ]
     for f in r["folds"]:
         epochs = f"{f.get('selected_epoch') or '–'} / {f.get('epochs_run') or '–'}"
         first = f"| {f.get('seed')} | {f['fold']} |" if multi else f"| {f['fold']} |"
-        lines.append(f"{first} {f['n_test']} | {_pct(f['accuracy'])} | {_pct(f['uar'])} | "
-                     f"{_pct(f['macro_f1'])} | {epochs} | {_duration(f.get('train_time_s'))} |")
+        lines.append(
+            f"{first} {f['n_test']} | {_pct(f['accuracy'])} | {_pct(f['uar'])} | "
+            f"{_pct(f['macro_f1'])} | {epochs} | {_duration(f.get('train_time_s'))} |"
+        )
     m, s = r["mean"], r["std"]
     if not multi:
-        lines.append(f"| **mean ± std** | {r['n_test_total']} | " + " | ".join(
-            f"**{_pm(m[k], s[k])}**" for k in SUMMARY_KEYS) + f" | | {_duration(r['train_time_s'])} total |")
+        lines.append(
+            f"| **mean ± std** | {r['n_test_total']} | "
+            + " | ".join(f"**{_pm(m[k], s[k])}**" for k in SUMMARY_KEYS)
+            + f" | | {_duration(r['train_time_s'])} total |"
+        )
     else:
         for p in r["per_seed"]:
-            lines.append(f"| {p['seed']} | mean ± std ({p['n_folds']} folds) | | " + " | ".join(
-                _pm(p["mean"][k], p["std"][k]) for k in SUMMARY_KEYS) + " | | |")
-        lines.append(f"| **all** | **mean over {len(r['per_seed'])} seeds** | {r['n_test_total']} | " + " | ".join(
-            f"**{_pm_seeds(m[k], r['std_seeds'][k], s[k])}**" for k in SUMMARY_KEYS)
-            + f" | | {_duration(r['train_time_s'])} total |")
+            lines.append(
+                f"| {p['seed']} | mean ± std ({p['n_folds']} folds) | | "
+                + " | ".join(_pm(p["mean"][k], p["std"][k]) for k in SUMMARY_KEYS)
+                + " | | |"
+            )
+        lines.append(
+            f"| **all** | **mean over {len(r['per_seed'])} seeds** | {r['n_test_total']} | "
+            + " | ".join(f"**{_pm_seeds(m[k], r['std_seeds'][k], s[k])}**" for k in SUMMARY_KEYS)
+            + f" | | {_duration(r['train_time_s'])} total |"
+        )
     if len(r["selection"]) > 1:
         lines += ["", "Model selection per fold:", ""]
-        lines += [f"- {'seed ' + str(f.get('seed')) + ' ' if multi else ''}fold {f['fold']}: "
-                  f"{_fmt_selection(f['selection'])}" for f in r["folds"]]
+        lines += [
+            f"- {'seed ' + str(f.get('seed')) + ' ' if multi else ''}fold {f['fold']}: {_fmt_selection(f['selection'])}"
+            for f in r["folds"]
+        ]
     return lines
 
 
 def _errors_lines(e: dict | None) -> list[str]:
     if not e:
         return []
-    lines = ["", "## Errors", "",
-             f"From the per-clip predictions (`predictions.csv` of every fold): {e['n_scored']} scorings of "
-             f"{e['n_clips']} clips over folds and seeds.", "",
-             "Most confused, per true class (% of that class's scored clips):", "",
-             "| true class | scored | wrong | most often predicted as |", "|---|---:|---:|---|"]
+    lines = [
+        "",
+        "## Errors",
+        "",
+        f"From the per-clip predictions (`predictions.csv` of every fold): {e['n_scored']} scorings of "
+        f"{e['n_clips']} clips over folds and seeds.",
+        "",
+        "Most confused, per true class (% of that class's scored clips):",
+        "",
+        "| true class | scored | wrong | most often predicted as |",
+        "|---|---:|---:|---|",
+    ]
     for c in e["confusions"]:
         taken = ", ".join(f"{p['class']} {p['fraction'] * 100:.1f} % ({p['count']})" for p in c["predicted_as"])
         lines.append(f"| {c['true']} | {c['n']} | {c['wrong']} ({c['wrong'] / c['n'] * 100:.1f} %) | {taken or '–'} |")
     if e["hardest"]:
         strips = e.get("strips") or {}
-        lines += ["", "Clips most often wrong (then the most confidently wrong: lowest mean probability of "
-                  "the true class):", "",
-                  "| clip | subject | true | wrong / scored | predicted as | p(true) | frames |",
-                  "|---|---|---|---:|---|---:|---|"]
+        lines += [
+            "",
+            "Clips most often wrong (then the most confidently wrong: lowest mean probability of the true class):",
+            "",
+            "| clip | subject | true | wrong / scored | predicted as | p(true) | frames |",
+            "|---|---|---|---:|---|---:|---|",
+        ]
         for h in e["hardest"]:
             taken = ", ".join(f"{c} ×{n}" for c, n in sorted(h["predicted_as"].items(), key=lambda kv: -kv[1]))
             strip = f"![{h['clip_id']}]({strips[h['clip_id']]})" if h["clip_id"] in strips else "–"
-            lines.append(f"| {h['clip_id']} | {h['subject']} | {h['label']} | {h['wrong']}/{h['scored']} | "
-                         f"{taken} | {h['p_true']:.2f} | {strip} |")
+            lines.append(
+                f"| {h['clip_id']} | {h['subject']} | {h['label']} | {h['wrong']}/{h['scored']} | "
+                f"{taken} | {h['p_true']:.2f} | {strip} |"
+            )
         if not strips:
             lines += ["", "(No frame strips: the prepared data are not on this machine.)"]
     return lines
@@ -164,8 +213,10 @@ def summary_line(r: dict) -> str:
 
     state = "" if r["complete"] else f" (incomplete: folds {', '.join(map(str, r['folds_missing']))} missing)"
     seeds = f", {len(r['seeds'])} seeds" if multi else ""
-    return (f"{r['model']} on {r['dataset']}, {r['n_folds']}/{r['n_folds_expected']} folds{seeds}{state}: "
-            f"accuracy {ms('accuracy')} %, UAR {ms('uar')} %, macro-F1 {ms('macro_f1')} % (rule {r['split']['rule']})")
+    return (
+        f"{r['model']} on {r['dataset']}, {r['n_folds']}/{r['n_folds_expected']} folds{seeds}{state}: "
+        f"accuracy {ms('accuracy')} %, UAR {ms('uar')} %, macro-F1 {ms('macro_f1')} % (rule {r['split']['rule']})"
+    )
 
 
 def render_markdown(results: dict) -> str:
@@ -173,19 +224,27 @@ def render_markdown(results: dict) -> str:
     matrix, errors, plots."""
     r, split = results, results["split"]
     seeds = r.get("seeds") or [split.get("seed")]
-    done = f"{r['n_folds']}/{r['n_folds_expected']} folds" + (f" ({split['k']} folds × {len(seeds)} seeds)"
-                                                                 if len(seeds) > 1 else "")
+    done = f"{r['n_folds']}/{r['n_folds_expected']} folds" + (
+        f" ({split['k']} folds × {len(seeds)} seeds)" if len(seeds) > 1 else ""
+    )
     lines = [f"# {r['model']} on {r['dataset']}: {done}" + ("" if r["complete"] else " (incomplete)"), ""]
     if not r["complete"]:
         missing = r["folds_missing"]
-        lines += [f"**Incomplete run**: fold{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))} "
-                  f"{'have' if len(missing) > 1 else 'has'} no result yet"
-                  + (" for some seeds" if len(seeds) > 1 else "")
-                  + f"; the mean and std below are over {done} only and are not the {split['k']}-fold result.", ""]
+        lines += [
+            f"**Incomplete run**: fold{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))} "
+            f"{'have' if len(missing) > 1 else 'has'} no result yet"
+            + (" for some seeds" if len(seeds) > 1 else "")
+            + f"; the mean and std below are over {done} only and are not the {split['k']}-fold result.",
+            "",
+        ]
     lines += ["## Protocol", "", *_protocol_lines(r), "", *_results_lines(r)]
-    lines += ["", f"## Confusion matrix, summed over {done} (rows = true class, counts)", "",
-              "| true \\ predicted | " + " | ".join(r["classes"]) + " | recall |",
-              "|---|" + "---:|" * (len(r["classes"]) + 1)]
+    lines += [
+        "",
+        f"## Confusion matrix, summed over {done} (rows = true class, counts)",
+        "",
+        "| true \\ predicted | " + " | ".join(r["classes"]) + " | recall |",
+        "|---|" + "---:|" * (len(r["classes"]) + 1),
+    ]
     for name, row in zip(r["classes"], r["confusion_matrix_sum"]):
         total = sum(row)
         recall = _pct(row[r["classes"].index(name)] / total) if total else "–"

@@ -67,7 +67,7 @@ class EpochBatchSampler(Sampler[list[tuple[int, int]]]):
         step = self.batch_size * self.world_size
         for b in range(skip, len(self)):
             start = b * step + self.rank * self.batch_size
-            yield [(epoch, i) for i in order[start:start + self.batch_size]]
+            yield [(epoch, i) for i in order[start : start + self.batch_size]]
 
 
 class SeededClips(Dataset):
@@ -121,9 +121,14 @@ class FoldProgress(L.Callback):
 
     def state_dict(self) -> dict:
         return {
-            "history": self.history, "epoch": self.epoch, "batches_done": self.batches_done,
-            "loss_sum": self.loss_sum, "loss_n": self.loss_n, "elapsed": self.train_time_s,
-            "stopped": self.stopped, "saved_at": self.saved_at,
+            "history": self.history,
+            "epoch": self.epoch,
+            "batches_done": self.batches_done,
+            "loss_sum": self.loss_sum,
+            "loss_n": self.loss_n,
+            "elapsed": self.train_time_s,
+            "stopped": self.stopped,
+            "saved_at": self.saved_at,
         }
 
     def load_state_dict(self, state: dict) -> None:

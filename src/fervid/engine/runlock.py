@@ -87,14 +87,18 @@ def _read_holder(fd: int) -> dict | None:
 def describe(holder: dict | None) -> str:
     if not holder:
         return "another process (no record)"
-    return (f"pid {holder.get('pid')} on host {holder.get('host')} since {holder.get('started')} "
-            f"(`{holder.get('command')}`)")
+    return (
+        f"pid {holder.get('pid')} on host {holder.get('host')} since {holder.get('started')} "
+        f"(`{holder.get('command')}`)"
+    )
 
 
 def _refuse(path: Path, holder: dict | None, other_host: bool = False) -> RunBusy:
     if other_host:
-        return RunBusy(f"{path}: locked by {describe(holder)}, on another machine, which fervid cannot check; "
-                       f"if that process is no longer running, delete {path} and run the command again")
+        return RunBusy(
+            f"{path}: locked by {describe(holder)}, on another machine, which fervid cannot check; "
+            f"if that process is no longer running, delete {path} and run the command again"
+        )
     return RunBusy(f"{path.parent} is in use by {describe(holder)}; wait for it to finish, or stop it")
 
 

@@ -38,8 +38,15 @@ def _uar(correct_by_class: np.ndarray, total_by_class: np.ndarray) -> np.ndarray
 
 
 def paired_bootstrap(
-    correct_a: np.ndarray, correct_b: np.ndarray, labels: np.ndarray, *, n_classes: int,
-    resamples: int = 2000, seed: int = 0, level: float = 0.95, chunk: int = 250,
+    correct_a: np.ndarray,
+    correct_b: np.ndarray,
+    labels: np.ndarray,
+    *,
+    n_classes: int,
+    resamples: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+    chunk: int = 250,
 ) -> dict[str, tuple[float, float, float]]:
     """Differences A − B of accuracy and UAR with a paired bootstrap ``level`` interval.
 

@@ -10,34 +10,72 @@ import sys
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
-        "train", help="k-fold training of one model on a prepared dataset",
+        "train",
+        help="k-fold training of one model on a prepared dataset",
         description="Train CONFIG (a YAML file or a packaged name such as oulu/r2plus1d or synth/c3d) "
-                    "with subject-independent k-fold cross-validation. Epochs are selected on a "
-                    "validation split of training subjects only; each test fold is scored once. "
-                    "Runs as one process or under `torchrun --nproc_per_node N`.",
+        "with subject-independent k-fold cross-validation. Epochs are selected on a "
+        "validation split of training subjects only; each test fold is scored once. "
+        "Runs as one process or under `torchrun --nproc_per_node N`.",
     )
     p.add_argument("config", metavar="CONFIG", help="YAML file or packaged config name")
     p.add_argument("--data", metavar="PREPARED", help="prepared dataset directory (data.path)")
-    p.add_argument("--model", metavar="NAME",
-                   help="model name (model.name; kwargs reset to the builder's defaults, pretrained to none)")
-    p.add_argument("--folds", type=int, metavar="K",
-                   help="number of folds (protocol.folds; default 10, or the data's own official folds)")
-    p.add_argument("--seeds", metavar="S,S,...", type=_seeds,
-                   help="repeat the whole k-fold study once per seed, e.g. 0,1,2 (protocol.seeds)")
-    p.add_argument("--fold", type=int, action="append", metavar="I",
-                   help="run only fold I (repeatable); `fervid report RUN` merges folds run elsewhere")
+    p.add_argument(
+        "--model",
+        metavar="NAME",
+        help="model name (model.name; kwargs reset to the builder's defaults, pretrained to none)",
+    )
+    p.add_argument(
+        "--folds",
+        type=int,
+        metavar="K",
+        help="number of folds (protocol.folds; default 10, or the data's own official folds)",
+    )
+    p.add_argument(
+        "--seeds",
+        metavar="S,S,...",
+        type=_seeds,
+        help="repeat the whole k-fold study once per seed, e.g. 0,1,2 (protocol.seeds)",
+    )
+    p.add_argument(
+        "--fold",
+        type=int,
+        action="append",
+        metavar="I",
+        help="run only fold I (repeatable); `fervid report RUN` merges folds run elsewhere",
+    )
     p.add_argument("--epochs", type=int, metavar="N")
-    p.add_argument("--val-subjects", type=float, metavar="F",
-                   help="fraction of training subjects held out for selection (protocol.val_subjects; 0: last epoch)")
-    p.add_argument("--test-views", type=int, metavar="N",
-                   help="average the logits of N evenly spaced temporal clips per test clip (protocol.test_views)")
-    p.add_argument("--test-crops", type=int, choices=(1, 3),
-                   help="3: also average left, centre and right spatial crops (protocol.test_crops)")
+    p.add_argument(
+        "--val-subjects",
+        type=float,
+        metavar="F",
+        help="fraction of training subjects held out for selection (protocol.val_subjects; 0: last epoch)",
+    )
+    p.add_argument(
+        "--test-views",
+        type=int,
+        metavar="N",
+        help="average the logits of N evenly spaced temporal clips per test clip (protocol.test_views)",
+    )
+    p.add_argument(
+        "--test-crops",
+        type=int,
+        choices=(1, 3),
+        help="3: also average left, centre and right spatial crops (protocol.test_crops)",
+    )
     p.add_argument("--run-dir", metavar="DIR", help="output directory (default runs/<dataset>-<model>)")
-    p.add_argument("--resume", action="store_true",
-                   help="skip finished folds and continue an unfinished one from its last checkpoint")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a dotted config key, e.g. --set optim.lr=3e-4 --set seed=7")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="skip finished folds and continue an unfinished one from its last checkpoint",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a dotted config key, e.g. --set optim.lr=3e-4 --set seed=7",
+    )
     p.set_defaults(func=run)
 
 
@@ -56,9 +94,14 @@ def resolve(args: argparse.Namespace) -> dict:
     from fervid.engine.config import load_config
 
     overrides = list(args.overrides)
-    for flag, key in ((args.data, "data.path"), (args.folds, "protocol.folds"), (args.epochs, "epochs"),
-                      (args.val_subjects, "protocol.val_subjects"), (args.test_views, "protocol.test_views"),
-                      (args.test_crops, "protocol.test_crops")):
+    for flag, key in (
+        (args.data, "data.path"),
+        (args.folds, "protocol.folds"),
+        (args.epochs, "epochs"),
+        (args.val_subjects, "protocol.val_subjects"),
+        (args.test_views, "protocol.test_views"),
+        (args.test_crops, "protocol.test_crops"),
+    ):
         if flag is not None:
             overrides.append(f"{key}={flag}")
     if args.seeds:
@@ -82,7 +125,6 @@ def resume_command(argv: list[str]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
     from pathlib import Path
 
     from fervid.engine.fit import train_run
@@ -105,8 +147,9 @@ def run(args: argparse.Namespace) -> int:
     argv = getattr(args, "argv", None) or sys.argv[1:]
     try:
         with watch():
-            results = train_run(config, run_dir, folds=args.fold, resume=args.resume,
-                                log=print if main else (lambda s: None))
+            results = train_run(
+                config, run_dir, folds=args.fold, resume=args.resume, log=print if main else (lambda s: None)
+            )
     except Preempted as e:
         if main:
             print(f"fervid train: {e}", file=sys.stderr)

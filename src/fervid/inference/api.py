@@ -14,7 +14,6 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -36,13 +35,16 @@ class WindowPrediction:
     start_s: float
     end_s: float
     face_rate: float  # fraction of the window's frames with a detected face
-    label: Optional[str]
-    probs: Optional[dict[str, float]]
+    label: str | None
+    probs: dict[str, float] | None
 
     def to_dict(self) -> dict:
         return {
-            "start_s": round(self.start_s, 4), "end_s": round(self.end_s, 4), "face_rate": round(self.face_rate, 4),
-            "label": self.label, "probs": self.probs,
+            "start_s": round(self.start_s, 4),
+            "end_s": round(self.end_s, 4),
+            "face_rate": round(self.face_rate, 4),
+            "label": self.label,
+            "probs": self.probs,
         }
 
 
@@ -59,8 +61,8 @@ class VideoPrediction:
     frames: int
     face_rate: float  # fraction of all frames with a detected face
     windows: list[WindowPrediction]
-    label: Optional[str]
-    probs: Optional[dict[str, float]]
+    label: str | None
+    probs: dict[str, float] | None
     classes: list[str]
     # A few (time in s, face crop uint8 (S, S, 3)) pairs for plots; not part of to_dict().
     thumbnails: list[tuple[float, np.ndarray]] = field(default_factory=list, repr=False, compare=False)
@@ -68,8 +70,13 @@ class VideoPrediction:
     def to_dict(self) -> dict:
         """The JSON form: ``{"video", "fps", "frames", "face_rate", "windows", "label", "probs"}``."""
         return {
-            "video": self.video, "fps": round(self.fps, 4), "frames": self.frames, "face_rate": round(self.face_rate, 4),
-            "windows": [w.to_dict() for w in self.windows], "label": self.label, "probs": self.probs,
+            "video": self.video,
+            "fps": round(self.fps, 4),
+            "frames": self.frames,
+            "face_rate": round(self.face_rate, 4),
+            "windows": [w.to_dict() for w in self.windows],
+            "label": self.label,
+            "probs": self.probs,
         }
 
 
@@ -89,26 +96,35 @@ class Predictor:
         return list(self.meta.classes)
 
     @property
-    def synthetic_note(self) -> Optional[str]:
+    def synthetic_note(self) -> str | None:
         """One line when the model was trained on fervid's synthetic faces (``extra["dataset"]``
         ``synth``, the demo's): its labels on real faces mean little. ``None`` otherwise."""
         dataset = str(self.meta.extra.get("dataset") or "")
         if not dataset.startswith("synth"):
             return None
-        return (f"{self.source} was trained on synthetic faces (dataset {dataset!r}), so its labels on real video "
-                "are not meaningful; use --zero-shot clip or a model trained on a real dataset")
+        return (
+            f"{self.source} was trained on synthetic faces (dataset {dataset!r}), so its labels on real video "
+            "are not meaningful; use --zero-shot clip or a model trained on a real dataset"
+        )
 
-    def predict(self, video: Union[str, os.PathLike], *, window: Optional[int] = None,
-                stride: Optional[int] = None) -> VideoPrediction:
+    def predict(
+        self, video: str | os.PathLike, *, window: int | None = None, stride: int | None = None
+    ) -> VideoPrediction:
         """Decode ``video`` (PyAV) and classify it; see :meth:`predict_frames`."""
         from fervid.data.video import read_video
 
         v = read_video(video)
         return self.predict_frames(v.frames, v.fps, name=str(video), window=window, stride=stride)
 
-    def predict_frames(self, frames: Sequence[np.ndarray], fps: float, *, name: str = "<frames>",
-                       window: Optional[int] = None,
-                       stride: Optional[int] = None) -> VideoPrediction:
+    def predict_frames(
+        self,
+        frames: Sequence[np.ndarray],
+        fps: float,
+        *,
+        name: str = "<frames>",
+        window: int | None = None,
+        stride: int | None = None,
+    ) -> VideoPrediction:
         """Classify decoded frames (RGB uint8 ``(H, W, 3)`` each) at ``fps`` frames per second.
 
         ``window`` defaults to the model's frame count ``T``, ``stride`` to ``max(1, window // 2)``.
@@ -118,8 +134,9 @@ class Predictor:
             raise FervidError(f"{name}: no frames decoded")
         return self.predict_crop(self.cropper.crop(frames), fps, name=name, window=window, stride=stride)
 
-    def predict_crop(self, crop, fps: float, *, name: str = "<frames>", window: Optional[int] = None,
-                     stride: Optional[int] = None) -> VideoPrediction:
+    def predict_crop(
+        self, crop, fps: float, *, name: str = "<frames>", window: int | None = None, stride: int | None = None
+    ) -> VideoPrediction:
         """Classify frames already face-cropped by ``self.cropper`` (a ``CropResult``); see :meth:`predict_frames`."""
         n = len(crop.clip)
         if not fps or fps <= 0:
@@ -140,23 +157,40 @@ class Predictor:
         if face_idx:
             m = self.meta
             probs[face_idx] = classify_windows(
-                self.model, np.asarray(crop.clip), [spans[i] for i in face_idx], num_frames=m.num_frames,
-                image_size=m.image_size, mean=m.mean, std=m.std, sampling=m.sampling,
+                self.model,
+                np.asarray(crop.clip),
+                [spans[i] for i in face_idx],
+                num_frames=m.num_frames,
+                image_size=m.image_size,
+                mean=m.mean,
+                std=m.std,
+                sampling=m.sampling,
             )
 
         windows = []
         for i, ((s, e), rate) in enumerate(zip(spans, rates)):
             has_face = i in face_idx
-            windows.append(WindowPrediction(
-                start_frame=s, end_frame=e, start_s=s / fps, end_s=e / fps, face_rate=float(rate),
-                label=self.classes[int(probs[i].argmax())] if has_face else None,
-                probs=self._as_dict(probs[i]) if has_face else None,
-            ))
+            windows.append(
+                WindowPrediction(
+                    start_frame=s,
+                    end_frame=e,
+                    start_s=s / fps,
+                    end_s=e / fps,
+                    face_rate=float(rate),
+                    label=self.classes[int(probs[i].argmax())] if has_face else None,
+                    probs=self._as_dict(probs[i]) if has_face else None,
+                )
+            )
         overall = probs[face_idx].mean(axis=0) if face_idx else None
         return VideoPrediction(
-            video=name, fps=float(fps), frames=n, face_rate=float(detected.mean()), windows=windows,
+            video=name,
+            fps=float(fps),
+            frames=n,
+            face_rate=float(detected.mean()),
+            windows=windows,
             label=self.classes[int(overall.argmax())] if overall is not None else None,
-            probs=self._as_dict(overall) if overall is not None else None, classes=self.classes,
+            probs=self._as_dict(overall) if overall is not None else None,
+            classes=self.classes,
             thumbnails=_thumbnails(np.asarray(crop.clip), detected, fps),
         )
 
@@ -170,7 +204,7 @@ def _thumbnails(clip: np.ndarray, detected: np.ndarray, fps: float) -> list[tupl
     return [(float(i) / fps, clip[i].copy()) for i in pick]
 
 
-def load_model(checkpoint: Union[str, os.PathLike], *, device: Union[str, torch.device] = "cpu") -> Predictor:
+def load_model(checkpoint: str | os.PathLike, *, device: str | torch.device = "cpu") -> Predictor:
     """Rebuild model and preprocessing from a fervid checkpoint (``model.safetensors``).
 
     Raises :class:`FervidError` naming the file if it is missing or not a fervid checkpoint.
@@ -182,11 +216,11 @@ def load_model(checkpoint: Union[str, os.PathLike], *, device: Union[str, torch.
 
 
 def predict_video(
-    video: Union[str, os.PathLike],
-    checkpoint_or_model: Union[str, os.PathLike, Predictor],
+    video: str | os.PathLike,
+    checkpoint_or_model: str | os.PathLike | Predictor,
     *,
-    window: Optional[int] = None,
-    stride: Optional[int] = None,
+    window: int | None = None,
+    stride: int | None = None,
 ) -> VideoPrediction:
     """Classify one video file with a checkpoint path or a :class:`Predictor` from :func:`load_model`.
 

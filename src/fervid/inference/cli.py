@@ -11,20 +11,24 @@ VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpe
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
-        "predict", help="label the expression of faces in videos, window by window",
+        "predict",
+        help="label the expression of faces in videos, window by window",
         description="Detect and crop the face as in training (read from the checkpoint), slide a window of "
-                    "the model's frames over each video and label each window and the whole video. "
-                    "--zero-shot clip labels expressions with CLIP and text prompts, without training.",
+        "the model's frames over each video and label each window and the whole video. "
+        "--zero-shot clip labels expressions with CLIP and text prompts, without training.",
     )
     p.add_argument("inputs", nargs="+", metavar="VIDEO_OR_FOLDER", help="video files, or folders of them (recursive)")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", metavar="CKPT", help="fervid checkpoint (model.safetensors)")
     source.add_argument("--zero-shot", choices=["clip"], help="no checkpoint: CLIP image/text similarity")
     z = p.add_argument_group("zero-shot options")
-    z.add_argument("--zero-shot-weights", metavar="WEIGHTS",
-                   help="CLIP weights (default: clip/openai, OpenAI ViT-B/16, from the cache or downloaded once): "
-                        "a name (openai, openai_b32), hf:ORG/NAME, a URL, a Hugging Face CLIPModel directory "
-                        "or an open_clip state-dict file")
+    z.add_argument(
+        "--zero-shot-weights",
+        metavar="WEIGHTS",
+        help="CLIP weights (default: clip/openai, OpenAI ViT-B/16, from the cache or downloaded once): "
+        "a name (openai, openai_b32), hf:ORG/NAME, a URL, a Hugging Face CLIPModel directory "
+        "or an open_clip state-dict file",
+    )
     z.add_argument("--classes", metavar="A,B,...", help="label set (default: the six basic emotions)")
     z.add_argument("--neutral", action="store_true", help="add 'neutral' to the six basic emotions")
     p.add_argument("--json", metavar="OUT", help="write predictions as JSON (an object, or a list for several videos)")
@@ -38,7 +42,8 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run_predict)
 
     e = subparsers.add_parser(
-        "export", help="export a checkpoint to ONNX (dynamic batch)",
+        "export",
+        help="export a checkpoint to ONNX (dynamic batch)",
         description="Export a fervid checkpoint to ONNX: input 'clip' (B, 3, T, S, S), output 'logits' (B, C).",
     )
     e.add_argument("checkpoint", metavar="CKPT")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -37,13 +36,13 @@ class Explanation:
     target: str  # the class explained
     predicted: str
     probs: dict[str, float]
-    label: Optional[str]  # the true label, when known (prepared clips)
+    label: str | None  # the true label, when known (prepared clips)
     frame_index: np.ndarray  # (T,) int: the frames of the clip/video the model saw
     frames: np.ndarray  # (T, S, S, 3) uint8 RGB: those face crops
     saliency: np.ndarray  # (T, S, S) float32 in [0, 1], on the crops; 1 = the clip's maximum
     temporal: np.ndarray  # (T,) float, sums to 1: TEMPORAL_DEFINITION
-    fps: Optional[float] = None  # videos: frame_index / fps are the times
-    span: Optional[tuple[int, int]] = None  # videos: the window [start, end) of frames
+    fps: float | None = None  # videos: frame_index / fps are the times
+    span: tuple[int, int] | None = None  # videos: the window [start, end) of frames
 
     def to_dict(self) -> dict:
         """The JSON form (no maps: they go to ``.npy``)."""
@@ -51,15 +50,22 @@ class Explanation:
 
         peaks = [peak(m) for m in self.saliency]
         frames = []
-        for i, (f, w, (y, x)) in enumerate(zip(self.frame_index, self.temporal, peaks)):
+        for f, w, (y, x) in zip(self.frame_index, self.temporal, peaks):
             row = {"index": int(f), "importance": round(float(w), 6), "peak_xy": [int(x), int(y)]}
             if self.fps:
                 row["time_s"] = round(float(f) / self.fps, 4)
             frames.append(row)
         out = {
-            "source": self.source, "model": self.model, "method": self.method, "target": self.target,
-            "predicted": self.predicted, "label": self.label, "probs": self.probs,
-            "crop_size": int(self.frames.shape[1]), "temporal_importance": TEMPORAL_DEFINITION, "frames": frames,
+            "source": self.source,
+            "model": self.model,
+            "method": self.method,
+            "target": self.target,
+            "predicted": self.predicted,
+            "label": self.label,
+            "probs": self.probs,
+            "crop_size": int(self.frames.shape[1]),
+            "temporal_importance": TEMPORAL_DEFINITION,
+            "frames": frames,
         }
         if self.span is not None:
             out["window"] = {"start_frame": self.span[0], "end_frame": self.span[1]}
@@ -76,7 +82,7 @@ def _predictor(checkpoint_or_model) -> Predictor:
     return checkpoint_or_model if isinstance(checkpoint_or_model, Predictor) else load_model(checkpoint_or_model)
 
 
-def _class_index(predictor: Predictor, target: Union[str, int, None]) -> Optional[int]:
+def _class_index(predictor: Predictor, target: str | int | None) -> int | None:
     if target is None or isinstance(target, int):
         return target
     if target not in predictor.classes:
@@ -86,13 +92,13 @@ def _class_index(predictor: Predictor, target: Union[str, int, None]) -> Optiona
 
 def explain_clip(
     clip: np.ndarray,
-    checkpoint_or_model: Union[str, os.PathLike, Predictor],
+    checkpoint_or_model: str | os.PathLike | Predictor,
     *,
-    span: Optional[tuple[int, int]] = None,
-    target: Union[str, int, None] = None,
+    span: tuple[int, int] | None = None,
+    target: str | int | None = None,
     name: str = "<clip>",
-    label: Optional[str] = None,
-    fps: Optional[float] = None,
+    label: str | None = None,
+    fps: float | None = None,
 ) -> Explanation:
     """Explain face crops ``clip`` (uint8 ``(N, S, S, 3)`` RGB, as ``fervid prepare`` stores them).
 
@@ -107,26 +113,45 @@ def explain_clip(
     if clip.ndim != 4 or clip.shape[-1] != 3 or clip.dtype != np.uint8 or len(clip) == 0:
         raise FervidError(f"{name}: expected face crops uint8 (N, H, W, 3), got {clip.dtype} {clip.shape}")
     m = predictor.meta
-    idx, x = window_input(clip, span or (0, len(clip)), num_frames=m.num_frames, image_size=m.image_size,
-                          mean=m.mean, std=m.std, sampling=m.sampling)
+    idx, x = window_input(
+        clip,
+        span or (0, len(clip)),
+        num_frames=m.num_frames,
+        image_size=m.image_size,
+        mean=m.mean,
+        std=m.std,
+        sampling=m.sampling,
+    )
     device = next(predictor.model.parameters()).device
     sal = clip_saliency(predictor.model, m.model, x[None].to(device), _class_index(predictor, target))
     maps = sal.maps
     if maps.shape[-2:] != clip.shape[1:3]:  # back onto the crops from the model's input size
-        maps = torch.nn.functional.interpolate(maps[None], size=clip.shape[1:3], mode="bilinear",
-                                               align_corners=False)[0].clamp(0, 1)
+        maps = torch.nn.functional.interpolate(maps[None], size=clip.shape[1:3], mode="bilinear", align_corners=False)[
+            0
+        ].clamp(0, 1)
     probs = torch.softmax(sal.logits.float(), 0).cpu().numpy()
     classes = predictor.classes
     return Explanation(
-        source=name, model=m.model, method=method_name(m.model), classes=classes, target=classes[sal.target],
-        predicted=classes[int(probs.argmax())], probs={c: round(float(p), 6) for c, p in zip(classes, probs)},
-        label=label, frame_index=idx, frames=clip[idx], saliency=maps.cpu().numpy().astype(np.float32),
-        temporal=sal.temporal.cpu().numpy().astype(np.float64), fps=fps, span=span,
+        source=name,
+        model=m.model,
+        method=method_name(m.model),
+        classes=classes,
+        target=classes[sal.target],
+        predicted=classes[int(probs.argmax())],
+        probs={c: round(float(p), 6) for c, p in zip(classes, probs)},
+        label=label,
+        frame_index=idx,
+        frames=clip[idx],
+        saliency=maps.cpu().numpy().astype(np.float32),
+        temporal=sal.temporal.cpu().numpy().astype(np.float64),
+        fps=fps,
+        span=span,
     )
 
 
-def load_prepared_clip(path: Union[str, os.PathLike, None] = None, *, data: Union[str, os.PathLike, None] = None,
-                       clip_id: Optional[str] = None) -> tuple[np.ndarray, str, Optional[str]]:
+def load_prepared_clip(
+    path: str | os.PathLike | None = None, *, data: str | os.PathLike | None = None, clip_id: str | None = None
+) -> tuple[np.ndarray, str, str | None]:
     """A prepared clip ``(array, name, label)``: a ``.npy`` file, or ``clip_id`` of prepared set ``data``.
 
     A ``.npy`` inside a prepared set's ``clips/`` gets its label from the manifest.
@@ -152,13 +177,13 @@ def load_prepared_clip(path: Union[str, os.PathLike, None] = None, *, data: Unio
 
 
 def explain_video(
-    video: Union[str, os.PathLike],
-    checkpoint_or_model: Union[str, os.PathLike, Predictor],
+    video: str | os.PathLike,
+    checkpoint_or_model: str | os.PathLike | Predictor,
     *,
-    window: Optional[int] = None,
-    stride: Optional[int] = None,
+    window: int | None = None,
+    stride: int | None = None,
     all_windows: bool = False,
-    target: Union[str, int, None] = None,
+    target: str | int | None = None,
 ) -> VideoExplanation:
     """Predict ``video`` as ``predict_video`` does, then explain its most telling window: the face
     window with the highest probability of the video's overall label (``all_windows``: every face
@@ -178,7 +203,10 @@ def explain_video(
     if not all_windows:
         faces = [max(faces, key=lambda w: w.probs[pred.label])]
     clip = np.asarray(crop.clip)
-    return VideoExplanation(pred, [
-        explain_clip(clip, predictor, span=(w.start_frame, w.end_frame), target=target, name=str(video), fps=v.fps)
-        for w in faces
-    ])
+    return VideoExplanation(
+        pred,
+        [
+            explain_clip(clip, predictor, span=(w.start_frame, w.end_frame), target=target, name=str(video), fps=v.fps)
+            for w in faces
+        ],
+    )

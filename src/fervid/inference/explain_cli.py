@@ -8,11 +8,12 @@ from pathlib import Path
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
-        "explain", help="where a model looks: saliency per frame and which frames mattered",
+        "explain",
+        help="where a model looks: saliency per frame and which frames mattered",
         description="Grad-CAM (CNNs) or gradient-weighted attention (transformers) on the face crops the "
-                    "model sees, and the share of each frame in the decision. CLIP_OR_VIDEO is a prepared clip (.npy) "
-                    "or a video (cropped as `fervid predict` does; its most confident window is explained). "
-                    "Writes NAME.png (strip), NAME.gif, NAME.npy (maps) and NAME.json into --out.",
+        "model sees, and the share of each frame in the decision. CLIP_OR_VIDEO is a prepared clip (.npy) "
+        "or a video (cropped as `fervid predict` does; its most confident window is explained). "
+        "Writes NAME.png (strip), NAME.gif, NAME.npy (maps) and NAME.json into --out.",
     )
     p.add_argument("checkpoint", metavar="CKPT", help="fervid checkpoint (model.safetensors)")
     p.add_argument("input", nargs="?", metavar="CLIP_OR_VIDEO", help="a prepared clip .npy, or a video file")
@@ -20,8 +21,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--clip", metavar="CLIP_ID", help="clip id in PREPARED's manifest.csv")
     p.add_argument("--out", default="explain", metavar="DIR", help="output folder (default %(default)s)")
     p.add_argument("--target", metavar="CLASS", help="class to explain (default: the predicted class)")
-    p.add_argument("--all-windows", action="store_true", help="video: explain every face window, not only the "
-                                                              "most confident one")
+    p.add_argument(
+        "--all-windows", action="store_true", help="video: explain every face window, not only the most confident one"
+    )
     p.add_argument("--window", type=int, metavar="T", help="video: frames per window (default: the model's)")
     p.add_argument("--stride", type=int, metavar="S", help="video: frames between windows (default: window // 2)")
     p.set_defaults(func=run)
@@ -44,8 +46,14 @@ def run(args: argparse.Namespace) -> int:
         explanations = [explain_clip(clip, predictor, target=args.target, name=name, label=label)]
         stems = [name]
     else:
-        result = explain_video(args.input, predictor, window=args.window, stride=args.stride,
-                               all_windows=args.all_windows, target=args.target)
+        result = explain_video(
+            args.input,
+            predictor,
+            window=args.window,
+            stride=args.stride,
+            all_windows=args.all_windows,
+            target=args.target,
+        )
         explanations = result.explanations
         stem = Path(args.input).stem
         stems = [f"{stem}_{e.span[0]:05d}-{e.span[1]:05d}" if args.all_windows else stem for e in explanations]
@@ -54,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
         top = int(ex.temporal.argmax())
         where = f"{ex.frame_index[top] / ex.fps:.2f} s" if ex.fps else f"frame {ex.frame_index[top]}"
         truth = f", true {ex.label}" if ex.label else ""
-        print(f"{ex.source}: predicted {ex.predicted} ({ex.probs[ex.predicted]:.2f}{truth}); saliency for "
-              f"{ex.target}, {ex.method}; most important: {where} ({ex.temporal[top]:.0%})")
+        print(
+            f"{ex.source}: predicted {ex.predicted} ({ex.probs[ex.predicted]:.2f}{truth}); saliency for "
+            f"{ex.target}, {ex.method}; most important: {where} ({ex.temporal[top]:.0%})"
+        )
         print(f"  wrote {', '.join(str(p) for p in paths.values())}")
     return 0

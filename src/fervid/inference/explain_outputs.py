@@ -72,14 +72,17 @@ def strip_png(ex: Explanation, *more: Explanation, mask: np.ndarray | None = Non
         raise ValueError("strip_png: the explanations must be of the same frames")
     t, side = len(ex.frames), ex.frames.shape[1]
     rows = [("face crop", ex.frames)] + [
-        (("saliency" if not more else f"saliency: {e.target}") + ("\n(all zero)" if e.saliency.max() <= 0 else ""),
-         overlays(e) if mask is None else outline(overlays(e), mask))
-        for e in exs]  # all zero: e.g. Grad-CAM found no positive evidence for the class
+        (
+            ("saliency" if not more else f"saliency: {e.target}") + ("\n(all zero)" if e.saliency.max() <= 0 else ""),
+            overlays(e) if mask is None else outline(overlays(e), mask),
+        )
+        for e in exs
+    ]  # all zero: e.g. Grad-CAM found no positive evidence for the class
     gap, step = max(1, side // 16), side + max(1, side // 16)
     mosaic = np.full((len(rows) * step - gap, t * step - gap, 3), 255, np.uint8)
     for r, (_, images) in enumerate(rows):
         for i, im in enumerate(images):
-            mosaic[r * step:r * step + side, i * step:i * step + side] = im
+            mosaic[r * step : r * step + side, i * step : i * step + side] = im
     centres = np.arange(t) * step + side / 2
     fig = Figure(figsize=(1.25 * t + 0.9, 1.25 * len(rows) + 1.4), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
@@ -92,8 +95,13 @@ def strip_png(ex: Explanation, *more: Explanation, mask: np.ndarray | None = Non
     top.spines[:].set_visible(False)
     width = 0.8 * side / len(exs)
     for k, e in enumerate(exs):
-        bottom.bar(centres + (k - (len(exs) - 1) / 2) * width, e.temporal, width=width, color=f"C{k + 1}",
-                   label=e.target if more else None)
+        bottom.bar(
+            centres + (k - (len(exs) - 1) / 2) * width,
+            e.temporal,
+            width=width,
+            color=f"C{k + 1}",
+            label=e.target if more else None,
+        )
     if more:
         bottom.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     bottom.set_xlim(-gap / 2, t * step - gap / 2)
@@ -127,8 +135,9 @@ def write_explanation(ex: Explanation, out_dir: str | os.PathLike, stem: str) ->
     """Write ``stem.png`` (strip), ``stem.gif``, ``stem.npy`` (maps, float32 ``(T, S, S)``) and
     ``stem.json`` into ``out_dir``; returns the paths by kind."""
     out = Path(out_dir)
-    paths = {k: out / f"{stem}.{ext}" for k, ext in (("strip", "png"), ("gif", "gif"), ("maps", "npy"),
-                                                         ("json", "json"))}
+    paths = {
+        k: out / f"{stem}.{ext}" for k, ext in (("strip", "png"), ("gif", "gif"), ("maps", "npy"), ("json", "json"))
+    }
     atomic_write_bytes(paths["strip"], strip_png(ex))
     atomic_write_bytes(paths["gif"], animation_gif(ex))
     buf = io.BytesIO()

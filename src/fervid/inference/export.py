@@ -14,7 +14,6 @@ import tempfile
 import warnings
 from dataclasses import asdict
 from pathlib import Path
-from typing import Optional
 
 import torch
 
@@ -26,8 +25,9 @@ DEFAULT_OPSET = 18
 INPUT_NAME, OUTPUT_NAME = "clip", "logits"
 
 
-def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, *, opset: Optional[int] = None,
-                dynamo: bool = False) -> Path:
+def export_onnx(
+    checkpoint: str | os.PathLike, out: str | os.PathLike, *, opset: int | None = None, dynamo: bool = False
+) -> Path:
     """Export ``checkpoint`` to ``out`` (written atomically); returns ``out``.
 
     Args:
@@ -61,21 +61,35 @@ def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, *, opset:
                 if dynamo:
                     batch = torch.export.Dim("batch", min=1, max=1024)
                     program = torch.onnx.export(
-                        model, (example,), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], opset_version=opset,
-                        dynamo=True, dynamic_shapes=({0: batch},), external_data=False, verbose=False,
+                        model,
+                        (example,),
+                        input_names=[INPUT_NAME],
+                        output_names=[OUTPUT_NAME],
+                        opset_version=opset,
+                        dynamo=True,
+                        dynamic_shapes=({0: batch},),
+                        external_data=False,
+                        verbose=False,
                     )
                     program.save(str(tmp_path))
                 else:
                     torch.onnx.export(
-                        model, (example,), str(tmp_path), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                        opset_version=opset, dynamo=False,
+                        model,
+                        (example,),
+                        str(tmp_path),
+                        input_names=[INPUT_NAME],
+                        output_names=[OUTPUT_NAME],
+                        opset_version=opset,
+                        dynamo=False,
                         dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
                     )
         except Exception as e:  # an operator the exporter cannot handle: one line, naming the model
             if is_write_error(e):  # the exporter writes into the temporary folder beside OUT
                 raise WriteFailed(os_error_line(e, out, "the ONNX file")) from None
             msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise FervidError(f"{checkpoint}: model {meta.model!r} could not be exported to ONNX opset {opset}: {msg}") from None
+            raise FervidError(
+                f"{checkpoint}: model {meta.model!r} could not be exported to ONNX opset {opset}: {msg}"
+            ) from None
         proto = onnx.load(str(tmp_path))
     entry = proto.metadata_props.add()
     entry.key, entry.value = "fervid", json.dumps(asdict(meta))

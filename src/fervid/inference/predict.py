@@ -45,8 +45,9 @@ def window_face_rates(detected: np.ndarray, spans: list[tuple[int, int]]) -> np.
     return np.array([detected[s:e].mean() for s, e in spans], dtype=np.float64)
 
 
-def window_input(clip: np.ndarray, span: tuple[int, int], *, num_frames: int, image_size: int, mean, std,
-                 sampling: str = "uniform") -> tuple[np.ndarray, torch.Tensor]:
+def window_input(
+    clip: np.ndarray, span: tuple[int, int], *, num_frames: int, image_size: int, mean, std, sampling: str = "uniform"
+) -> tuple[np.ndarray, torch.Tensor]:
     """The model input of one span of ``clip`` (uint8 ``(N, H, W, 3)``): the ``(T,)`` frame numbers
     picked with ``sampling`` and the normalised float32 ``(3, T, S, S)`` clip."""
     from fervid.data.sampling import sample_indices
@@ -85,8 +86,12 @@ def classify_windows(
     device = next(model.parameters()).device
     out = []
     for b in range(0, len(spans), batch_size):
-        batch = [window_input(clip, span, num_frames=num_frames, image_size=image_size, mean=mean, std=std,
-                              sampling=sampling)[1] for span in spans[b : b + batch_size]]
+        batch = [
+            window_input(
+                clip, span, num_frames=num_frames, image_size=image_size, mean=mean, std=std, sampling=sampling
+            )[1]
+            for span in spans[b : b + batch_size]
+        ]
         logits = model(torch.stack(batch).to(device))  # (B, 3, T, S, S) -> (B, C)
         out.append(torch.softmax(logits.float(), dim=1).cpu().double().numpy())
     return np.concatenate(out, axis=0)

@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -98,8 +97,10 @@ class GradCAM:
         if a.ndim == 4 and a.shape[0] == t:  # (T, C, h, w): one weight per channel and frame
             w = g.mean(dim=(2, 3))[:, :, None, None]
             return F.relu((w * a).sum(dim=1))  # (T, h, w)
-        raise FervidError(f"saliency: Grad-CAM layer {self.layer!r} gave activations {tuple(a.shape)}, "
-                          f"expected (1, C, T', h, w) or ({t}, C, h, w)")
+        raise FervidError(
+            f"saliency: Grad-CAM layer {self.layer!r} gave activations {tuple(a.shape)}, "
+            f"expected (1, C, T', h, w) or ({t}, C, h, w)"
+        )
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ class FactorisedAttention:
     the temporal relevance of frame ``t`` times the spatial relevance of its patches."""
 
     spatial: str
-    temporal: Optional[str] = None
+    temporal: str | None = None
 
     def _temporal(self, model: nn.Module) -> str | None:
         if self.temporal is None:
@@ -144,7 +145,9 @@ class DividedAttention:
     blocks: str = "blocks"
 
     def capture(self, model: nn.Module) -> _Capture:
-        return _AttentionMaps(model, [a for blk in model.get_submodule(self.blocks) for a in (blk.temporal_attn, blk.attn)])
+        return _AttentionMaps(
+            model, [a for blk in model.get_submodule(self.blocks) for a in (blk.temporal_attn, blk.attn)]
+        )
 
     def coarse(self, model: nn.Module, attns: list[torch.Tensor], grads: list[torch.Tensor], shape) -> torch.Tensor:
         t, n = shape[0], attns[0].shape[0]  # temporal attention runs on B*N = N patch sequences
@@ -152,7 +155,9 @@ class DividedAttention:
         u = torch.zeros(t, n, dtype=cls.dtype, device=cls.device)  # (T, N): patch p of frame t
         layers = [(a * g).clamp(min=0).mean(dim=1) for a, g in zip(attns, grads)]  # Ā per layer
         for tm, sm in reversed(list(zip(layers[0::2], layers[1::2]))):  # tm (N, T, T), sm (T, 1+N, 1+N)
-            y = torch.einsum("tj,tjk->tk", torch.cat([(cls / t).expand(t, 1), u], dim=1), sm)  # CLS joins each frame at 1/T
+            y = torch.einsum(
+                "tj,tjk->tk", torch.cat([(cls / t).expand(t, 1), u], dim=1), sm
+            )  # CLS joins each frame at 1/T
             cls, u = cls + y[:, 0].sum(), u + y[:, 1:]
             u = u + torch.einsum("ip,pij->jp", u, tm)
         return u.reshape(t, _square(n, "a frame"), -1)
@@ -177,7 +182,7 @@ class JointAttention:
         kt, kh, kw = (1, *k) if len(k) == 2 else k
         n_tok = attns[0].shape[-1]
         first = _onehot(1, n_tok, attns[0]) if self.cls else torch.full_like(attns[0][:1, 0, 0], 1 / n_tok)
-        row = _relevance_row(first, attns, grads)[0, int(self.cls):]
+        row = _relevance_row(first, attns, grads)[0, int(self.cls) :]
         return row.reshape(shape[0] // kt, shape[1] // kh, shape[2] // kw)
 
 
@@ -253,7 +258,7 @@ class ClipSaliency:
     target: int
 
 
-def clip_saliency(model: nn.Module, model_name: str, x: torch.Tensor, target: Optional[int] = None) -> ClipSaliency:
+def clip_saliency(model: nn.Module, model_name: str, x: torch.Tensor, target: int | None = None) -> ClipSaliency:
     """Saliency of one normalised clip ``x`` ``(1, 3, T, H, W)`` for class ``target`` (default: the
     predicted one) with the method of ``model_name`` in :data:`METHODS`. ``model`` must be in eval mode."""
     if model_name not in METHODS:

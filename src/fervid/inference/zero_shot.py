@@ -24,7 +24,7 @@ state-dict file. The architecture (ViT-B/16, B/32, …) is read from the weights
 from __future__ import annotations
 
 import os
-from typing import Optional, Sequence, Union
+from collections.abc import Sequence
 
 import torch
 
@@ -38,7 +38,7 @@ ZERO_SHOT_FRAMES = 8  # frames per window: zero-shot cost is one image-tower pas
 DEFAULT_WEIGHTS = "openai"  # clip/openai: OpenAI CLIP ViT-B/16
 
 
-def zero_shot_classes(classes: Optional[Sequence[str]] = None, *, neutral: bool = False) -> list[str]:
+def zero_shot_classes(classes: Sequence[str] | None = None, *, neutral: bool = False) -> list[str]:
     """The label set: ``classes`` as given (stripped, in order), else the six basic emotions
     (plus ``neutral`` when asked). Names go into the prompts verbatim."""
     names = [c.strip() for c in classes] if classes is not None else list(BASIC6)
@@ -52,15 +52,15 @@ def zero_shot_classes(classes: Optional[Sequence[str]] = None, *, neutral: bool 
 
 
 def load_zero_shot(
-    weights: Union[str, os.PathLike, None] = None,
+    weights: str | os.PathLike | None = None,
     *,
     model: str = "clip",
-    classes: Optional[Sequence[str]] = None,
+    classes: Sequence[str] | None = None,
     neutral: bool = False,
-    templates: Optional[Sequence[str]] = None,
+    templates: Sequence[str] | None = None,
     num_frames: int = ZERO_SHOT_FRAMES,
-    preprocess: Optional[dict] = None,
-    device: Union[str, torch.device] = "cpu",
+    preprocess: dict | None = None,
+    device: str | torch.device = "cpu",
 ) -> Predictor:
     """A :class:`Predictor` that labels expressions zero-shot (see the module docstring).
 
@@ -89,15 +89,24 @@ def load_zero_shot(
     src = resolve(spec, model)  # fetched into (or read from) the caches; offline and absent: one line
     state, info = read_state_dict(src.path)
     arch, image_size = clip_architecture(state, info.get("config"))
-    kwargs = dict(arch, head="text", temporal_depth=0, class_names=names,
-                  templates=list(templates or DEFAULT_TEMPLATES))
+    kwargs = dict(
+        arch, head="text", temporal_depth=0, class_names=names, templates=list(templates or DEFAULT_TEMPLATES)
+    )
     net = create_model(model, num_classes=len(names), num_frames=num_frames, image_size=image_size, **kwargs)
-    net.load_report = load_converted(net, convert_clip(state, net, info), head=get_model_info(model).head,
-                                     source=src.label)
+    net.load_report = load_converted(
+        net, convert_clip(state, net, info), head=get_model_info(model).head, source=src.label
+    )
     meta = CheckpointMeta(
-        model=model, num_classes=len(names), num_frames=num_frames, image_size=image_size, classes=names,
-        mean=list(CLIP_MEAN), std=list(CLIP_STD), model_kwargs=kwargs,
+        model=model,
+        num_classes=len(names),
+        num_frames=num_frames,
+        image_size=image_size,
+        classes=names,
+        mean=list(CLIP_MEAN),
+        std=list(CLIP_STD),
+        model_kwargs=kwargs,
         preprocess=preprocess if preprocess is not None else FaceCropper(size=image_size).config,
-        sampling="uniform", extra={"zero_shot": True, "weights": spec},
+        sampling="uniform",
+        extra={"zero_shot": True, "weights": spec},
     )
     return Predictor(net.to(device), meta, source=f"zero-shot {model}: {src.label}")

@@ -9,7 +9,12 @@ __all__ = ["ModelInfo", "create_model", "from_scratch_warning", "get_model_info"
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
     from fervid.models.registry import (
-        ModelInfo, create_model, from_scratch_warning, get_model_info, list_models, register_model,
+        ModelInfo,
+        create_model,
+        from_scratch_warning,
+        get_model_info,
+        list_models,
+        register_model,
     )
 
 
@@ -18,7 +23,6 @@ def __getattr__(name: str):
     if name not in __all__:
         raise AttributeError(f"module 'fervid.models' has no attribute {name!r}")
     # Each architecture module registers its model on import: explicit, no star-import registration.
-    from fervid.models import c3d, clip, cnn_lstm, r2plus1d, timesformer, tsm, videomae, vivit  # noqa: F401
-    from fervid.models import registry
+    from fervid.models import c3d, clip, cnn_lstm, r2plus1d, registry, timesformer, tsm, videomae, vivit  # noqa: F401
 
     return getattr(registry, name)

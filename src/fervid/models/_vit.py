@@ -61,8 +61,17 @@ class Attention(nn.Module):
     Subclasses that build q, k, v differently call :meth:`attend` so they keep this.
     """
 
-    def __init__(self, dim: int, *, num_heads: int, qkv_bias: bool = True, qv_bias: bool = False,
-                 causal: bool = False, attn_drop: float = 0.0, proj_drop: float = 0.0) -> None:
+    def __init__(
+        self,
+        dim: int,
+        *,
+        num_heads: int,
+        qkv_bias: bool = True,
+        qv_bias: bool = False,
+        causal: bool = False,
+        attn_drop: float = 0.0,
+        proj_drop: float = 0.0,
+    ) -> None:
         super().__init__()
         if dim % num_heads:
             raise FervidError(f"embed_dim {dim} is not divisible by num_heads {num_heads}")
@@ -122,13 +131,32 @@ class Block(nn.Module):
     ``eps``, ``act``, ``qv_bias`` and ``causal`` are the variants of CLIP and VideoMAE (module docstring).
     """
 
-    def __init__(self, dim: int, *, num_heads: int, mlp_hidden: int, qkv_bias: bool = True,
-                 drop: float = 0.0, attn_drop: float = 0.0, drop_path: float = 0.0, eps: float = LN_EPS,
-                 act: str = "gelu", qv_bias: bool = False, causal: bool = False) -> None:
+    def __init__(
+        self,
+        dim: int,
+        *,
+        num_heads: int,
+        mlp_hidden: int,
+        qkv_bias: bool = True,
+        drop: float = 0.0,
+        attn_drop: float = 0.0,
+        drop_path: float = 0.0,
+        eps: float = LN_EPS,
+        act: str = "gelu",
+        qv_bias: bool = False,
+        causal: bool = False,
+    ) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=eps)
-        self.attn = Attention(dim, num_heads=num_heads, qkv_bias=qkv_bias, qv_bias=qv_bias, causal=causal,
-                              attn_drop=attn_drop, proj_drop=drop)
+        self.attn = Attention(
+            dim,
+            num_heads=num_heads,
+            qkv_bias=qkv_bias,
+            qv_bias=qv_bias,
+            causal=causal,
+            attn_drop=attn_drop,
+            proj_drop=drop,
+        )
         self.drop_path = StochasticDepth(drop_path, mode="row")
         self.norm2 = nn.LayerNorm(dim, eps=eps)
         self.mlp = Mlp(dim, mlp_hidden, drop=drop, act=act)
@@ -141,8 +169,17 @@ class Block(nn.Module):
 class TemporalTransformer(nn.Module):
     """Frame embeddings ``(B, T, D)`` + position embedding, own CLS prepended → CLS output ``(B, D)``."""
 
-    def __init__(self, *, num_frames: int, dim: int, depth: int, num_heads: int, mlp_dim: int, drop_rate: float,
-                 drop_path_rate: float) -> None:
+    def __init__(
+        self,
+        *,
+        num_frames: int,
+        dim: int,
+        depth: int,
+        num_heads: int,
+        mlp_dim: int,
+        drop_rate: float,
+        drop_path_rate: float,
+    ) -> None:
         super().__init__()
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, num_frames, dim))

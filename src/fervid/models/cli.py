@@ -43,8 +43,13 @@ def run_models(args: argparse.Namespace) -> int:
         with torch.device("meta"):
             params = count_params(create_model(name, num_classes=6))
         rows.append(
-            {"model": name, "num_frames": info.num_frames, "image_size": info.image_size,
-             "params_6_classes": params, "description": info.description}
+            {
+                "model": name,
+                "num_frames": info.num_frames,
+                "image_size": info.image_size,
+                "params_6_classes": params,
+                "description": info.description,
+            }
         )
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -73,9 +78,15 @@ def run(args: argparse.Namespace) -> int:
         try:
             rows.append(
                 profile_model(
-                    name, num_frames=args.frames, image_size=args.size, batch=args.batch,
-                    num_classes=args.classes, repeats=args.repeats, warmup=max(args.warmup, 0),
-                    device=args.device, timing=not args.no_timing,
+                    name,
+                    num_frames=args.frames,
+                    image_size=args.size,
+                    batch=args.batch,
+                    num_classes=args.classes,
+                    repeats=args.repeats,
+                    warmup=max(args.warmup, 0),
+                    device=args.device,
+                    timing=not args.no_timing,
                 )
             )
         except FervidError as e:  # one model that cannot run at this size does not hide the others

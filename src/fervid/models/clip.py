@@ -35,8 +35,8 @@ by name ``openai`` (ViT-B/16, the default geometry) and ``openai_b32`` (ViT-B/32
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from functools import partial
-from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -58,8 +58,9 @@ LOGIT_SCALE_INIT = math.log(1 / 0.07)  # CLIP's initial temperature
 
 def _blocks(width: int, depth: int, heads: int, *, causal: bool, drop_path_rate: float = 0.0) -> nn.ModuleList:
     return nn.ModuleList(
-        Block(width, num_heads=heads, mlp_hidden=4 * width, eps=CLIP_LN_EPS, act="quick_gelu", causal=causal,
-              drop_path=p)
+        Block(
+            width, num_heads=heads, mlp_hidden=4 * width, eps=CLIP_LN_EPS, act="quick_gelu", causal=causal, drop_path=p
+        )
         for p in drop_path_rates(drop_path_rate, depth)
     )
 
@@ -67,8 +68,17 @@ def _blocks(width: int, depth: int, heads: int, *, causal: bool, drop_path_rate:
 class VisionTower(nn.Module):
     """CLIP's image encoder. ``(N, 3, H, W)`` → ``(N, E)`` (the projected CLS embedding)."""
 
-    def __init__(self, *, image_size: int, patch_size: int, width: int, depth: int, heads: int, embed_dim: int,
-                 drop_path_rate: float) -> None:
+    def __init__(
+        self,
+        *,
+        image_size: int,
+        patch_size: int,
+        width: int,
+        depth: int,
+        heads: int,
+        embed_dim: int,
+        drop_path_rate: float,
+    ) -> None:
         super().__init__()
         if image_size % patch_size:
             raise ValueError(f"image_size {image_size} is not a multiple of patch_size {patch_size}")
@@ -107,7 +117,7 @@ class TextTower(nn.Module):
         nn.init.normal_(self.token_embed.weight, std=0.02)  # open_clip's init
         nn.init.normal_(self.pos_embed, std=0.01)
 
-    def forward(self, tokens: torch.Tensor, embeds: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, embeds: torch.Tensor | None = None) -> torch.Tensor:
         x = (self.token_embed(tokens) if embeds is None else embeds) + self.pos_embed[: tokens.shape[1]]  # (K, L, W)
         for blk in self.blocks:
             x = blk(x)
@@ -117,20 +127,29 @@ class TextTower(nn.Module):
         return self.proj(x)  # (K, E)
 
 
-def _refresh_after_load(module: "TextHead", incompatible_keys) -> None:
+def _refresh_after_load(module: TextHead, incompatible_keys) -> None:
     module.refresh()  # new text-tower weights: new class embeddings
 
 
 class TextHead(nn.Module):
     """Cosine similarity with the class prompts' text embeddings. ``(B, E)`` → ``(B, C)`` logits."""
 
-    def __init__(self, *, class_names: Sequence[str], templates: Sequence[str], n_ctx: int, embed_dim: int,
-                 width: int, depth: int, heads: int, context_length: int) -> None:
+    def __init__(
+        self,
+        *,
+        class_names: Sequence[str],
+        templates: Sequence[str],
+        n_ctx: int,
+        embed_dim: int,
+        width: int,
+        depth: int,
+        heads: int,
+        context_length: int,
+    ) -> None:
         super().__init__()
         self.n_classes, self.n_ctx = len(class_names), n_ctx
         self.n_templates = 1 if n_ctx else len(templates)
-        self.text = TextTower(width=width, depth=depth, heads=heads, context_length=context_length,
-                              embed_dim=embed_dim)
+        self.text = TextTower(width=width, depth=depth, heads=heads, context_length=context_length, embed_dim=embed_dim)
         self.text.requires_grad_(False)
         self.logit_scale = nn.Parameter(torch.tensor(LOGIT_SCALE_INIT))
         tokens = tokenize(class_prompts(list(class_names), list(templates), n_ctx), context_length, n_ctx=n_ctx)
@@ -145,7 +164,7 @@ class TextHead(nn.Module):
         embeds = None
         if self.ctx is not None:
             words = self.text.token_embed(self.tokens)  # (C, L, W)
-            embeds = torch.cat([words[:, :1], self.ctx.to(words.dtype), words[:, 1 + self.n_ctx:]], dim=1)
+            embeds = torch.cat([words[:, :1], self.ctx.to(words.dtype), words[:, 1 + self.n_ctx :]], dim=1)
         e = F.normalize(self.text(self.tokens, embeds), dim=-1)  # (C*K, E)
         return F.normalize(e.reshape(self.n_classes, self.n_templates, -1).mean(dim=1), dim=-1)
 
@@ -170,30 +189,71 @@ class CLIPVideo(nn.Module):
     class replace the templates when > 0. See the module docstring for what is cached.
     """
 
-    def __init__(self, *, num_classes: int, num_frames: int, image_size: int, patch_size: int = 16,
-                 width: int = 768, depth: int = 12, heads: int = 12, embed_dim: int = 512,
-                 temporal_depth: int = 1, temporal_heads: int = 8, temporal_mlp_dim: int = 1024,
-                 head: str = "linear", class_names: Optional[Sequence[str]] = None,
-                 templates: Optional[Sequence[str]] = None, n_ctx: int = 0, text_width: int = 512,
-                 text_depth: int = 12, text_heads: int = 8, context_length: int = 77,
-                 drop_path_rate: float = 0.0, init_std: float = 0.02) -> None:
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        num_frames: int,
+        image_size: int,
+        patch_size: int = 16,
+        width: int = 768,
+        depth: int = 12,
+        heads: int = 12,
+        embed_dim: int = 512,
+        temporal_depth: int = 1,
+        temporal_heads: int = 8,
+        temporal_mlp_dim: int = 1024,
+        head: str = "linear",
+        class_names: Sequence[str] | None = None,
+        templates: Sequence[str] | None = None,
+        n_ctx: int = 0,
+        text_width: int = 512,
+        text_depth: int = 12,
+        text_heads: int = 8,
+        context_length: int = 77,
+        drop_path_rate: float = 0.0,
+        init_std: float = 0.02,
+    ) -> None:
         super().__init__()
         self.num_frames, self.image_size = num_frames, image_size
-        self.visual = VisionTower(image_size=image_size, patch_size=patch_size, width=width, depth=depth,
-                                  heads=heads, embed_dim=embed_dim, drop_path_rate=drop_path_rate)
-        self.temporal = TemporalTransformer(
-            num_frames=num_frames, dim=embed_dim, depth=temporal_depth, num_heads=temporal_heads,
-            mlp_dim=temporal_mlp_dim, drop_rate=0.0, drop_path_rate=0.0,
-        ) if temporal_depth > 0 else None
+        self.visual = VisionTower(
+            image_size=image_size,
+            patch_size=patch_size,
+            width=width,
+            depth=depth,
+            heads=heads,
+            embed_dim=embed_dim,
+            drop_path_rate=drop_path_rate,
+        )
+        self.temporal = (
+            TemporalTransformer(
+                num_frames=num_frames,
+                dim=embed_dim,
+                depth=temporal_depth,
+                num_heads=temporal_heads,
+                mlp_dim=temporal_mlp_dim,
+                drop_rate=0.0,
+                drop_path_rate=0.0,
+            )
+            if temporal_depth > 0
+            else None
+        )
         if head == "linear":
             self.head = nn.Linear(embed_dim, num_classes)
         elif head == "text":
             if class_names is None or len(class_names) != num_classes:
                 got = "none" if class_names is None else f"{len(class_names)}"
                 raise FervidError(f"clip's text head needs class_names for its {num_classes} classes (got {got})")
-            self.head = TextHead(class_names=class_names, templates=templates or DEFAULT_TEMPLATES, n_ctx=n_ctx,
-                                 embed_dim=embed_dim, width=text_width, depth=text_depth, heads=text_heads,
-                                 context_length=context_length)
+            self.head = TextHead(
+                class_names=class_names,
+                templates=templates or DEFAULT_TEMPLATES,
+                n_ctx=n_ctx,
+                embed_dim=embed_dim,
+                width=text_width,
+                depth=text_depth,
+                heads=text_heads,
+                context_length=context_length,
+            )
         else:
             raise FervidError(f"clip head {head!r}: choose 'linear' or 'text'")
         self.apply(partial(init_vit_weights, std=init_std))
@@ -220,18 +280,26 @@ class CLIPVideo(nn.Module):
 # licence tag of their own). Both ports are CLIPModel saves of transformers 4.x: image and text towers.
 WEIGHTS = (
     Weights(
-        model="clip", name="openai",
+        model="clip",
+        name="openai",
         description="OpenAI CLIP ViT-B/16 image and text towers (Hugging Face port); temporal transformer, head new",
         source=HfRepo("openai/clip-vit-base-patch16", ("config.json", "pytorch_model.bin")),
-        licence="MIT", size=598_482_948,  # CLIPModel's 149,620,737 fp32 parameters
-        mean=CLIP_MEAN, std=CLIP_STD, image_size=224,
+        licence="MIT",
+        size=598_482_948,  # CLIPModel's 149,620,737 fp32 parameters
+        mean=CLIP_MEAN,
+        std=CLIP_STD,
+        image_size=224,
     ),
     Weights(
-        model="clip", name="openai_b32",
+        model="clip",
+        name="openai_b32",
         description="OpenAI CLIP ViT-B/32 (DFER-CLIP's); build clip with patch_size=32 to load it",
         source=HfRepo("openai/clip-vit-base-patch32", ("config.json", "pytorch_model.bin")),
-        licence="MIT", size=605_109_252,  # CLIPModel's 151,277,313 fp32 parameters
-        mean=CLIP_MEAN, std=CLIP_STD, image_size=224,
+        licence="MIT",
+        size=605_109_252,  # CLIPModel's 151,277,313 fp32 parameters
+        mean=CLIP_MEAN,
+        std=CLIP_STD,
+        image_size=224,
     ),
 )
 

@@ -45,12 +45,19 @@ from fervid.models.registry import Converted
 from fervid.models.weights import fit_pos_embed, strip_prefix
 
 _BLOCK = [  # inside one transformer layer, Hugging Face then open_clip names
-    (r"layer_norm1\.", "norm1."), (r"layer_norm2\.", "norm2."),
-    (r"self_attn\.(q|k|v)_proj\.", r"attn.\1."), (r"self_attn\.out_proj\.", "attn.proj."),
-    (r"mlp\.fc1\.", "mlp.fc1."), (r"mlp\.fc2\.", "mlp.fc2."),
-    (r"ln_1\.", "norm1."), (r"ln_2\.", "norm2."),
-    (r"attn\.in_proj_weight$", "attn.qkv.weight"), (r"attn\.in_proj_bias$", "attn.qkv.bias"),
-    (r"attn\.out_proj\.", "attn.proj."), (r"mlp\.c_fc\.", "mlp.fc1."), (r"mlp\.c_proj\.", "mlp.fc2."),
+    (r"layer_norm1\.", "norm1."),
+    (r"layer_norm2\.", "norm2."),
+    (r"self_attn\.(q|k|v)_proj\.", r"attn.\1."),
+    (r"self_attn\.out_proj\.", "attn.proj."),
+    (r"mlp\.fc1\.", "mlp.fc1."),
+    (r"mlp\.fc2\.", "mlp.fc2."),
+    (r"ln_1\.", "norm1."),
+    (r"ln_2\.", "norm2."),
+    (r"attn\.in_proj_weight$", "attn.qkv.weight"),
+    (r"attn\.in_proj_bias$", "attn.qkv.bias"),
+    (r"attn\.out_proj\.", "attn.proj."),
+    (r"mlp\.c_fc\.", "mlp.fc1."),
+    (r"mlp\.c_proj\.", "mlp.fc2."),
 ]
 _HF = [
     (r"^vision_model\.embeddings\.class_embedding$", "visual.cls_token"),
@@ -141,8 +148,10 @@ def convert_clip(state: dict, model: nn.Module, info: dict) -> Converted:
     elif "visual.conv1.weight" in state or "visual.class_embedding" in state:
         rules, kind = _OPEN_CLIP, "open_clip / OpenAI CLIP"
     elif "embeddings.patch_embedding.weight" in state:  # transformers 5 writes CLIPVisionModel unprefixed
-        raise FervidError("a Hugging Face CLIPVisionModel has no visual_projection, which fervid's clip needs: "
-                          "use a CLIPModel or CLIPVisionModelWithProjection save")
+        raise FervidError(
+            "a Hugging Face CLIPVisionModel has no visual_projection, which fervid's clip needs: "
+            "use a CLIPModel or CLIPVisionModelWithProjection save"
+        )
     else:
         return Converted(state)  # fervid's own names: the loader checks them
     notes = [f"{kind} checkpoint: keys renamed onto fervid's clip"]
@@ -168,7 +177,9 @@ def convert_clip(state: dict, model: nn.Module, info: dict) -> Converted:
     pos = state.get("head.text.pos_embed")
     if pos is not None and "head.text.pos_embed" in own and pos.shape[0] > own["head.text.pos_embed"].shape[0]:
         state["head.text.pos_embed"] = pos[: own["head.text.pos_embed"].shape[0]]
-        notes.append(f"text positions cut from {pos.shape[0]} to {own['head.text.pos_embed'].shape[0]} (context_length)")
+        notes.append(
+            f"text positions cut from {pos.shape[0]} to {own['head.text.pos_embed'].shape[0]} (context_length)"
+        )
     fit_pos_embed(state, own, "visual.pos_embed", notes)
     return Converted(state, fresh=("temporal.",), notes=notes)
 
@@ -186,8 +197,9 @@ def _geometry(state: dict) -> dict:
     if "visual.proj.weight" in state:
         g["embed_dim"] = state["visual.proj.weight"].shape[0]
     if "head.text.pos_embed" in state:
-        g.update(text_width=state["head.text.pos_embed"].shape[1],
-                 text_depth=_layers(state, r"^head\.text\.blocks\.(\d+)\."))
+        g.update(
+            text_width=state["head.text.pos_embed"].shape[1], text_depth=_layers(state, r"^head\.text\.blocks\.(\d+)\.")
+        )
     return g
 
 
@@ -242,6 +254,15 @@ def clip_architecture(state: dict, config: dict | None = None) -> tuple[dict, in
     heads = (config.get("vision_config") or {}).get("num_attention_heads") or width // 64
     text_heads = (config.get("text_config") or {}).get("num_attention_heads") or text_width // 64
     image_size = round((pos.shape[-2] - 1) ** 0.5) * patch_size
-    kwargs = dict(patch_size=patch_size, width=width, depth=depth, heads=heads, embed_dim=embed_dim,
-                  text_width=text_width, text_depth=text_depth, text_heads=text_heads, context_length=text_pos.shape[0])
+    kwargs = dict(
+        patch_size=patch_size,
+        width=width,
+        depth=depth,
+        heads=heads,
+        embed_dim=embed_dim,
+        text_width=text_width,
+        text_depth=text_depth,
+        text_heads=text_heads,
+        context_length=text_pos.shape[0],
+    )
     return kwargs, image_size

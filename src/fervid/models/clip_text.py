@@ -41,8 +41,10 @@ def _tokenizer():
     """
     spec = importlib.util.find_spec("open_clip")
     if spec is None or spec.origin is None:
-        raise FervidError("CLIP's text prompts need open_clip_torch (it ships CLIP's tokenizer): "
-                          "pip install open_clip_torch (or fervid[clip])")
+        raise FervidError(
+            "CLIP's text prompts need open_clip_torch (it ships CLIP's tokenizer): "
+            "pip install open_clip_torch (or fervid[clip])"
+        )
     path = Path(spec.origin).parent / "tokenizer.py"
     module_spec = importlib.util.spec_from_file_location("fervid_open_clip_tokenizer", path)
     module = importlib.util.module_from_spec(module_spec)

@@ -38,9 +38,7 @@ class AdditiveAttention(nn.Module):
 class CNNLSTM(nn.Module):
     """Input ``(B, 3, T, H, W)``; output ``(B, num_classes)``. Works for any ``T`` and size."""
 
-    def __init__(
-        self, *, num_classes: int, width_mult: float, hidden: int, attn_dim: int, dropout: float
-    ):
+    def __init__(self, *, num_classes: int, width_mult: float, hidden: int, attn_dim: int, dropout: float):
         super().__init__()
         # torchvision's BatchNorm momentum of 0.01 suits long ImageNet runs; in short runs its running
         # statistics lag the weights and eval-mode features collapse to a constant, so use 0.1.
@@ -75,11 +73,17 @@ def _from_torchvision(state: dict, model: nn.Module, info: dict) -> Converted:
 
 
 WEIGHTS = tuple(
-    from_torchvision(member, model="cnn_lstm", name=name, licence=TORCHVISION_LICENCE,
-                     description=f"torchvision MobileNetV3-Large ImageNet-1k ({what}) frame encoder; "
-                                 "LSTM, attention, head new")
-    for name, member, what in (("imagenet", MobileNet_V3_Large_Weights.IMAGENET1K_V1, "V1"),
-                               ("imagenet_v2", MobileNet_V3_Large_Weights.IMAGENET1K_V2, "V2, newer recipe"))
+    from_torchvision(
+        member,
+        model="cnn_lstm",
+        name=name,
+        licence=TORCHVISION_LICENCE,
+        description=f"torchvision MobileNetV3-Large ImageNet-1k ({what}) frame encoder; LSTM, attention, head new",
+    )
+    for name, member, what in (
+        ("imagenet", MobileNet_V3_Large_Weights.IMAGENET1K_V1, "V1"),
+        ("imagenet_v2", MobileNet_V3_Large_Weights.IMAGENET1K_V2, "V2, newer recipe"),
+    )
 )
 
 

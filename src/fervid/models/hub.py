@@ -39,8 +39,12 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 TORCHVISION_LICENCE = "BSD-3-Clause (torchvision)"
 _HEX_IN_NAME = re.compile(r"-([0-9a-f]{8,})\.")  # torchvision's "<name>-<sha256 prefix>.pth"
 # Candidate weights files of a Hugging Face repo, in the order transformers prefers them.
-HF_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-                   "pytorch_model.bin.index.json")
+HF_WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
 HF_SIDE_FILES = ("config.json", "preprocessor_config.json")
 
 
@@ -110,16 +114,25 @@ class Weights:
         return f"{self.model}/{self.name}"
 
 
-def from_torchvision(enum_member, *, model: str, name: str, description: str, licence: str,
-                     num_frames: int | None = None) -> Weights:
+def from_torchvision(
+    enum_member, *, model: str, name: str, description: str, licence: str, num_frames: int | None = None
+) -> Weights:
     """A :class:`Weights` from a torchvision weights enum member: its URL, file name (with the hash
     prefix), preprocessing and file size, so none of it is typed twice."""
     source = Url(enum_member.url)
     t = enum_member.transforms()
     return Weights(
-        model=model, name=name, description=description, source=source, licence=licence,
-        sha256=source.name_hash, size=round(enum_member.meta["_file_size"] * 2**20),
-        mean=tuple(t.mean), std=tuple(t.std), image_size=int(t.crop_size[0]), num_frames=num_frames,
+        model=model,
+        name=name,
+        description=description,
+        source=source,
+        licence=licence,
+        sha256=source.name_hash,
+        size=round(enum_member.meta["_file_size"] * 2**20),
+        mean=tuple(t.mean),
+        std=tuple(t.std),
+        image_size=int(t.crop_size[0]),
+        num_frames=num_frames,
     )
 
 
@@ -150,9 +163,12 @@ def get_weights(key: str) -> Weights:
 
 # --- where files live ------------------------------------------------------------------------
 
+
 def offline() -> bool:
-    return any(os.environ.get(v, "").strip().upper() in {"1", "ON", "YES", "TRUE"}
-               for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(
+        os.environ.get(v, "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+        for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
 
 
 def torch_hub_checkpoints() -> Path:
@@ -192,8 +208,10 @@ def _first_line(e: BaseException) -> str:
 
 
 def _download_hint(what: str) -> str:
-    return (f"on a machine with internet run `fervid weights download {what}` and copy $TORCH_HOME "
-            "and $HF_HOME here (docs/models.md, offline use)")
+    return (
+        f"on a machine with internet run `fervid weights download {what}` and copy $TORCH_HOME "
+        "and $HF_HOME here (docs/models.md, offline use)"
+    )
 
 
 def _url_file(src: Url, sha256: str | None, *, download: bool) -> Path:
@@ -212,8 +230,9 @@ def _url_file(src: Url, sha256: str | None, *, download: bool) -> Path:
         torch.hub.download_url_to_file(src.url, str(dst), hash_prefix=sha256, progress=True)
     except RuntimeError as e:
         if "invalid hash value" in str(e):
-            raise _Refused(f"the download from {src.url} fails its SHA-256 check ({_first_line(e)}); "
-                           "nothing was cached") from None
+            raise _Refused(
+                f"the download from {src.url} fails its SHA-256 check ({_first_line(e)}); nothing was cached"
+            ) from None
         raise _Unavailable(_first_line(e)) from None
     except (urllib.error.URLError, OSError, ValueError) as e:
         raise _Unavailable(_first_line(e)) from None
@@ -230,8 +249,11 @@ def _hf_get(repo: HfRepo, filename: str, *, download: bool) -> Path:
 
     local_only = offline() or not download
     try:
-        return Path(hf_hub_download(repo.repo_id, filename, revision=repo.revision, cache_dir=hf_cache_dir(),
-                                    local_files_only=local_only))
+        return Path(
+            hf_hub_download(
+                repo.repo_id, filename, revision=repo.revision, cache_dir=hf_cache_dir(), local_files_only=local_only
+            )
+        )
     except LocalEntryNotFoundError:
         if not local_only:
             raise  # online: the hub could not be reached, and the file is not cached either
@@ -262,8 +284,10 @@ def _check_hf_blob(path: Path, sha256: str | None) -> None:
     if not digest.hexdigest().startswith(expected):
         for p in {path, target}:
             p.unlink(missing_ok=True)
-        raise _Refused(f"{path.name} fails its SHA-256 check (expected {expected[:16]}…, got "
-                       f"{digest.hexdigest()[:16]}…); removed from the Hugging Face cache")
+        raise _Refused(
+            f"{path.name} fails its SHA-256 check (expected {expected[:16]}…, got "
+            f"{digest.hexdigest()[:16]}…); removed from the Hugging Face cache"
+        )
 
 
 def _hf_files(repo: HfRepo, sha256: str | None, *, download: bool) -> Path:
@@ -283,7 +307,9 @@ def _hf_files(repo: HfRepo, sha256: str | None, *, download: bool) -> Path:
                         raise
                     missing = e
             if weights is None:
-                where = _in_hf_cache(repo) if isinstance(missing, _NotCached) else f"in the repo (revision {repo.revision})"
+                where = (
+                    _in_hf_cache(repo) if isinstance(missing, _NotCached) else f"in the repo (revision {repo.revision})"
+                )
                 raise _Unavailable(f"none of {', '.join(HF_WEIGHT_FILES)} is {where}")
             for name in HF_SIDE_FILES:
                 try:
@@ -303,8 +329,7 @@ def _hf_files(repo: HfRepo, sha256: str | None, *, download: bool) -> Path:
         raise _Unavailable(f"{type(e).__name__}: {_first_line(e)}") from None
 
 
-def fetch(source: Url | HfRepo, *, sha256: str | None = None, label: str | None = None,
-          download: bool = True) -> Path:
+def fetch(source: Url | HfRepo, *, sha256: str | None = None, label: str | None = None, download: bool = True) -> Path:
     """The local path of ``source``'s weights file, downloaded into its cache if needed.
 
     ``download=False`` only looks in the caches. ``label``: what the error names (and what
@@ -332,8 +357,10 @@ def cached_path(w: Weights) -> Path | None:
         return path if path.is_file() else None
     from huggingface_hub import try_to_load_from_cache
 
-    found = [try_to_load_from_cache(w.source.repo_id, f, cache_dir=hf_cache_dir(), revision=w.source.revision)
-             for f in w.source.files or HF_WEIGHT_FILES[:1]]
+    found = [
+        try_to_load_from_cache(w.source.repo_id, f, cache_dir=hf_cache_dir(), revision=w.source.revision)
+        for f in w.source.files or HF_WEIGHT_FILES[:1]
+    ]
     if not all(isinstance(p, str) for p in found):
         return None
     paths = [Path(p) for p in found]
@@ -341,6 +368,7 @@ def cached_path(w: Weights) -> Path | None:
 
 
 # --- what pretrained= accepts ----------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Resolved:

@@ -19,7 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -141,8 +141,18 @@ def _rss_bytes(field: str) -> int:
     raise FervidError(f"/proc/self/status: no {field} field")
 
 
-def _measure(name: str, *, num_frames: int, image_size: int, batch: int, num_classes: int,
-             repeats: int, warmup: int, device: str, kwargs: dict) -> dict:
+def _measure(
+    name: str,
+    *,
+    num_frames: int,
+    image_size: int,
+    batch: int,
+    num_classes: int,
+    repeats: int,
+    warmup: int,
+    device: str,
+    kwargs: dict,
+) -> dict:
     """Latency and forward peak memory of a real model; run in a fresh process (see ``_worker``)."""
     from fervid.models import create_model
 
@@ -202,8 +212,8 @@ def _worker() -> None:
 def profile_model(
     name: str,
     *,
-    num_frames: Optional[int] = None,
-    image_size: Optional[int] = None,
+    num_frames: int | None = None,
+    image_size: int | None = None,
     batch: int = 1,
     num_classes: int = 6,
     repeats: int = 5,
@@ -237,11 +247,22 @@ def profile_model(
     }
     del model
     if timing:
-        spec = dict(name=name, num_frames=t, image_size=s, batch=batch, num_classes=num_classes,
-                    repeats=repeats, warmup=warmup, device=device, kwargs=kwargs)
+        spec = dict(
+            name=name,
+            num_frames=t,
+            image_size=s,
+            batch=batch,
+            num_classes=num_classes,
+            repeats=repeats,
+            warmup=warmup,
+            device=device,
+            kwargs=kwargs,
+        )
         proc = subprocess.run(
             [sys.executable, "-m", "fervid.models.profile", json.dumps(spec)],
-            capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONWARNINGS": "ignore"},
         )
         lines = proc.stdout.strip().splitlines()
         if proc.returncode != 0 or not lines:

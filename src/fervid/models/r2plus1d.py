@@ -22,9 +22,14 @@ KINETICS_STD = (0.22803, 0.22145, 0.216989)
 
 WEIGHTS = (
     # clip_len 16 per the enum's docs; URL, file name, hash prefix, mean/std and crop come from the enum.
-    from_torchvision(R2Plus1D_18_Weights.KINETICS400_V1, model="r2plus1d", name="kinetics400",
-                     description="torchvision R(2+1)D-18, Kinetics-400 (16x112 clips); fc replaced",
-                     licence=TORCHVISION_LICENCE, num_frames=16),
+    from_torchvision(
+        R2Plus1D_18_Weights.KINETICS400_V1,
+        model="r2plus1d",
+        name="kinetics400",
+        description="torchvision R(2+1)D-18, Kinetics-400 (16x112 clips); fc replaced",
+        licence=TORCHVISION_LICENCE,
+        num_frames=16,
+    ),
 )
 
 

@@ -9,8 +9,9 @@ decorator. A duplicate name raises.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 import torch
 from torch import nn
@@ -46,10 +47,10 @@ class ModelInfo:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     head: tuple[str, ...]  # state-dict key prefixes of the classifier, replaced when class counts differ
-    convert: Optional[Converter] = None
+    convert: Converter | None = None
     # The named weights the packaged configs start from (None: from scratch): the study's start for its
     # six models; for models beyond the study, the nearest hub weights to the published recipes' start.
-    study_weights: Optional[str] = None
+    study_weights: str | None = None
 
     @property
     def weights(self) -> list[Weights]:
@@ -71,9 +72,9 @@ def register_model(
     head: tuple[str, ...],
     mean: tuple[float, float, float] = IMAGENET_MEAN,
     std: tuple[float, float, float] = IMAGENET_STD,
-    convert: Optional[Converter] = None,
+    convert: Converter | None = None,
     weights: tuple[Weights, ...] = (),
-    study_weights: Optional[str] = None,
+    study_weights: str | None = None,
 ):
     """Decorator: register ``builder(*, num_classes, num_frames, image_size, **kw) -> nn.Module``
     (a function or an ``nn.Module`` class with that keyword-only signature).
@@ -114,8 +115,8 @@ def get_model_info(name: str) -> ModelInfo:
 def create_model(
     name: str,
     num_classes: int = 6,
-    num_frames: Optional[int] = None,
-    image_size: Optional[int] = None,
+    num_frames: int | None = None,
+    image_size: int | None = None,
     pretrained: str | os.PathLike | None = None,
     **kwargs: Any,
 ) -> nn.Module:
@@ -152,7 +153,7 @@ def create_model(
     return model
 
 
-def from_scratch_warning(name: str, kwargs: dict, pretrained: Optional[str]) -> Optional[str]:
+def from_scratch_warning(name: str, kwargs: dict, pretrained: str | None) -> str | None:
     """One warning line when a full-size model (its registered architecture, counted in parameters)
     trains from scratch although the study, or the published results of a model beyond it, started
     from named weights; ``None`` otherwise."""
@@ -173,6 +174,9 @@ def from_scratch_warning(name: str, kwargs: dict, pretrained: Optional[str]) -> 
         return None
     start_name = info.study_weights
     start = f"{name}/{start_name}"
-    why = (f"the study started it from {start}" if name in STUDY_MODELS else
-           f"published results for it start from pretrained weights, as the packaged configs do from {start}")
+    why = (
+        f"the study started it from {start}"
+        if name in STUDY_MODELS
+        else f"published results for it start from pretrained weights, as the packaged configs do from {start}"
+    )
     return f"warning: training {name} from scratch, but {why}; to start there: --set model.pretrained={start_name}"

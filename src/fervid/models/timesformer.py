@@ -35,8 +35,17 @@ KINETICS_STD = (0.225, 0.225, 0.225)
 class DividedBlock(nn.Module):
     """One divided space-time block on ``(B, 1 + N·T, D)`` tokens (CLS first, then patch-major)."""
 
-    def __init__(self, dim: int, *, num_heads: int, mlp_hidden: int, qkv_bias: bool, drop: float,
-                 attn_drop: float, drop_path: float) -> None:
+    def __init__(
+        self,
+        dim: int,
+        *,
+        num_heads: int,
+        mlp_hidden: int,
+        qkv_bias: bool,
+        drop: float,
+        attn_drop: float,
+        drop_path: float,
+    ) -> None:
         super().__init__()
         att = dict(num_heads=num_heads, qkv_bias=qkv_bias, attn_drop=attn_drop, proj_drop=drop)
         self.temporal_norm1 = nn.LayerNorm(dim, eps=LN_EPS)
@@ -79,10 +88,23 @@ class TimeSformer(nn.Module):
     models trained from scratch learn far faster at about 0.07 (docs/BENCHMARKS.md, the demo).
     """
 
-    def __init__(self, *, num_classes: int, num_frames: int, image_size: int, patch_size: int = 16,
-                 embed_dim: int = 768, depth: int = 12, num_heads: int = 12, mlp_ratio: float = 4.0,
-                 qkv_bias: bool = True, drop_rate: float = 0.0, attn_drop_rate: float = 0.0,
-                 drop_path_rate: float = 0.1, init_std: float = 0.02) -> None:
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        num_frames: int,
+        image_size: int,
+        patch_size: int = 16,
+        embed_dim: int = 768,
+        depth: int = 12,
+        num_heads: int = 12,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop_rate: float = 0.0,
+        attn_drop_rate: float = 0.0,
+        drop_path_rate: float = 0.1,
+        init_std: float = 0.02,
+    ) -> None:
         super().__init__()
         if image_size % patch_size:
             raise FervidError(f"timesformer: image_size {image_size} is not a multiple of patch_size {patch_size}")
@@ -95,8 +117,15 @@ class TimeSformer(nn.Module):
         self.time_embed = nn.Parameter(torch.zeros(1, num_frames, embed_dim))  # per patch, CLS excluded
         self.pos_drop = nn.Dropout(drop_rate)
         self.blocks = nn.ModuleList(
-            DividedBlock(embed_dim, num_heads=num_heads, mlp_hidden=int(embed_dim * mlp_ratio), qkv_bias=qkv_bias,
-                         drop=drop_rate, attn_drop=attn_drop_rate, drop_path=p)
+            DividedBlock(
+                embed_dim,
+                num_heads=num_heads,
+                mlp_hidden=int(embed_dim * mlp_ratio),
+                qkv_bias=qkv_bias,
+                drop=drop_rate,
+                attn_drop=attn_drop_rate,
+                drop_path=p,
+            )
             for p in drop_path_rates(drop_path_rate, depth)
         )
         self.norm = nn.LayerNorm(embed_dim, eps=LN_EPS)
@@ -193,11 +222,16 @@ def convert_timesformer(state: dict, model: nn.Module, info: dict) -> Converted:
 
 WEIGHTS = (
     Weights(
-        model="timesformer", name="kinetics400",
+        model="timesformer",
+        name="kinetics400",
         description="TimeSformer-B/16 divided space-time, Kinetics-400, 8x224 (Hugging Face port of the official)",
         source=HfRepo("facebook/timesformer-base-finetuned-k400", ("config.json", "pytorch_model.bin")),
-        licence="CC-BY-NC-4.0", size=486_265_408,  # 121,566,352 fp32 parameters
-        mean=KINETICS_MEAN, std=KINETICS_STD, image_size=224, num_frames=8,
+        licence="CC-BY-NC-4.0",
+        size=486_265_408,  # 121,566,352 fp32 parameters
+        mean=KINETICS_MEAN,
+        std=KINETICS_STD,
+        image_size=224,
+        num_frames=8,
     ),
 )
 

@@ -128,32 +128,44 @@ def convert_tsm(state: dict, model: nn.Module, info: dict) -> Converted:
     """Map a torchvision ResNet, an official TSM or an MMAction2 TSM state dict to fervid's keys."""
     state = strip_prefix(state, "module.")  # DataParallel
     if any(k.startswith("base_model.") for k in state):
-        return Converted({_rename(k, _OFFICIAL_RENAMES): v for k, v in state.items()},
-                         notes=["official TSM checkpoint: base_model./new_fc./conv1.net keys renamed"])
+        return Converted(
+            {_rename(k, _OFFICIAL_RENAMES): v for k, v in state.items()},
+            notes=["official TSM checkpoint: base_model./new_fc./conv1.net keys renamed"],
+        )
     if any(k.startswith("backbone.") for k in state):
         dropped = sorted(k for k in state if k.startswith("data_preprocessor."))
         notes = ["MMAction2 TSM checkpoint: backbone./cls_head.fc_cls/ConvModule keys renamed"]
         if dropped:
             notes.append("not weights, not used: " + ", ".join(dropped))
-        return Converted({_rename(k, _MMACTION_RENAMES): v for k, v in state.items() if k not in dropped},
-                         notes=notes)
+        return Converted({_rename(k, _MMACTION_RENAMES): v for k, v in state.items() if k not in dropped}, notes=notes)
     return Converted(state, notes=["2-D ResNet weights used for every frame; temporal shifts have no parameters"])
 
 
 def _imagenet(name: str, member, what: str) -> Weights:
-    return from_torchvision(member, model="tsm", name=name, licence=TORCHVISION_LICENCE,
-                            description=f"torchvision ResNet-50 ImageNet-1k ({what}), per frame; fc replaced")
+    return from_torchvision(
+        member,
+        model="tsm",
+        name=name,
+        licence=TORCHVISION_LICENCE,
+        description=f"torchvision ResNet-50 ImageNet-1k ({what}), per frame; fc replaced",
+    )
 
 
 WEIGHTS = (
     Weights(
-        model="tsm", name="kinetics400",
+        model="tsm",
+        name="kinetics400",
         description="official TSM ResNet-50, Kinetics-400, 8 frames, shift 1/8 blockres (MIT Han lab)",
         # pretrained/download.sh of the official repository; it publishes no hash.
-        source=Url("https://hanlab.mit.edu/projects/tsm/models/"
-                   "TSM_kinetics_RGB_resnet50_shift8_blockres_avg_segment8_e50.pth"),
-        licence="MIT (TSM repository)", size=97_523_008,  # its tensors: ResNet-50 + a 400-class fc, fp32
-        mean=IMAGENET_MEAN, std=IMAGENET_STD, image_size=224, num_frames=8,
+        source=Url(
+            "https://hanlab.mit.edu/projects/tsm/models/TSM_kinetics_RGB_resnet50_shift8_blockres_avg_segment8_e50.pth"
+        ),
+        licence="MIT (TSM repository)",
+        size=97_523_008,  # its tensors: ResNet-50 + a 400-class fc, fp32
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        image_size=224,
+        num_frames=8,
     ),
     _imagenet("imagenet", ResNet50_Weights.IMAGENET1K_V1, "V1"),
     _imagenet("imagenet_v2", ResNet50_Weights.IMAGENET1K_V2, "V2, newer recipe"),

@@ -52,24 +52,53 @@ class VideoMAE(nn.Module):
     head init scale 0.001. ``features`` gives the pooled, normalised embedding.
     """
 
-    def __init__(self, *, num_classes: int, num_frames: int, image_size: int, patch_size: int = 16,
-                 tubelet_size: int = 2, embed_dim: int = 768, depth: int = 12, num_heads: int = 12,
-                 mlp_ratio: float = 4.0, qv_bias: bool = True, drop_rate: float = 0.0, head_dropout: float = 0.0,
-                 drop_path_rate: float = 0.1, init_std: float = 0.02, init_scale: float = 0.001) -> None:
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        num_frames: int,
+        image_size: int,
+        patch_size: int = 16,
+        tubelet_size: int = 2,
+        embed_dim: int = 768,
+        depth: int = 12,
+        num_heads: int = 12,
+        mlp_ratio: float = 4.0,
+        qv_bias: bool = True,
+        drop_rate: float = 0.0,
+        head_dropout: float = 0.0,
+        drop_path_rate: float = 0.1,
+        init_std: float = 0.02,
+        init_scale: float = 0.001,
+    ) -> None:
         super().__init__()
         if image_size % patch_size or num_frames % tubelet_size:
-            raise ValueError(f"a {num_frames}x{image_size} clip is not a whole number of "
-                             f"{tubelet_size}x{patch_size}x{patch_size} tubelets")
+            raise ValueError(
+                f"a {num_frames}x{image_size} clip is not a whole number of "
+                f"{tubelet_size}x{patch_size}x{patch_size} tubelets"
+            )
         self.num_frames, self.image_size = num_frames, image_size
         self.patch_embed = nn.Module()
-        self.patch_embed.proj = nn.Conv3d(3, embed_dim, kernel_size=(tubelet_size, patch_size, patch_size),
-                                          stride=(tubelet_size, patch_size, patch_size))
+        self.patch_embed.proj = nn.Conv3d(
+            3,
+            embed_dim,
+            kernel_size=(tubelet_size, patch_size, patch_size),
+            stride=(tubelet_size, patch_size, patch_size),
+        )
         n = (num_frames // tubelet_size) * (image_size // patch_size) ** 2
         self.register_buffer("pos_embed", sinusoid_table(n, embed_dim), persistent=False)  # (1, N, D)
         self.pos_drop = nn.Dropout(drop_rate)
         self.blocks = nn.ModuleList(
-            Block(embed_dim, num_heads=num_heads, mlp_hidden=int(embed_dim * mlp_ratio), qkv_bias=False,
-                  qv_bias=qv_bias, drop=drop_rate, drop_path=p, eps=VIDEOMAE_LN_EPS)
+            Block(
+                embed_dim,
+                num_heads=num_heads,
+                mlp_hidden=int(embed_dim * mlp_ratio),
+                qkv_bias=False,
+                qv_bias=qv_bias,
+                drop=drop_rate,
+                drop_path=p,
+                eps=VIDEOMAE_LN_EPS,
+            )
             for p in drop_path_rates(drop_path_rate, depth)
         )
         self.fc_norm = nn.LayerNorm(embed_dim, eps=VIDEOMAE_LN_EPS)
@@ -84,8 +113,10 @@ class VideoMAE(nn.Module):
         """The encoder's output tokens ``(B, N, D)``, tubelets in (t, h, w) order (Hugging Face's sequence output)."""
         b, c, t, h, w = x.shape
         if t != self.num_frames or h != self.image_size or w != self.image_size:
-            raise ValueError(f"videomae was built for {self.num_frames} frames of {self.image_size}x{self.image_size}, "
-                             f"got {t} frames of {h}x{w}")
+            raise ValueError(
+                f"videomae was built for {self.num_frames} frames of {self.image_size}x{self.image_size}, "
+                f"got {t} frames of {h}x{w}"
+            )
         x = self.patch_embed.proj(x).flatten(2).transpose(1, 2)  # (B, D, t', h', w') -> (B, N, D)
         x = self.pos_drop(x + self.pos_embed.to(x.dtype))
         for blk in self.blocks:
@@ -181,8 +212,11 @@ def convert_videomae(state: dict, model: nn.Module, info: dict) -> Converted:
         kind = "VideoMAE (official fine-tuning layout)"
     dropped = sorted(k for k in state if _PRETRAIN_ONLY.match(k))
     state = {k: v for k, v in state.items() if k not in dropped}
-    notes.append(f"{kind} checkpoint: keys renamed onto fervid's videomae" if kind.startswith("Hugging") else
-                 f"{kind} checkpoint")
+    notes.append(
+        f"{kind} checkpoint: keys renamed onto fervid's videomae"
+        if kind.startswith("Hugging")
+        else f"{kind} checkpoint"
+    )
     if dropped:
         groups = sorted({k.split(".")[0] for k in dropped})
         notes.append(f"pre-training parts not used ({len(dropped)} tensors): " + ", ".join(g + "." for g in groups))
@@ -193,8 +227,10 @@ def convert_videomae(state: dict, model: nn.Module, info: dict) -> Converted:
         notes.append("no fc_norm in the checkpoint (an encoder or pre-training save): fc_norm starts fresh")
     sizes = (config.get("num_frames"), config.get("image_size"))
     if sizes != (None, None) and sizes != (model.num_frames, model.image_size):
-        notes.append(f"checkpoint made for {sizes[0]} frames at {sizes[1]} px: the fixed sinusoidal positions are "
-                     f"regenerated for {model.num_frames} frames at {model.image_size} px")
+        notes.append(
+            f"checkpoint made for {sizes[0]} frames at {sizes[1]} px: the fixed sinusoidal positions are "
+            f"regenerated for {model.num_frames} frames at {model.image_size} px"
+        )
     return Converted(state, fresh=fresh, notes=notes)
 
 
@@ -202,18 +238,28 @@ def convert_videomae(state: dict, model: nn.Module, info: dict) -> Converted:
 # any VideoMAE file), CC-BY-NC-4.0 as their model cards say; ImageNet mean/std, 16 frames at 224 px.
 WEIGHTS = (
     Weights(
-        model="videomae", name="kinetics400_ssl",
+        model="videomae",
+        name="kinetics400_ssl",
         description="VideoMAE ViT-B/16 self-supervised (masked autoencoding) on Kinetics-400; fc_norm, head new",
         source=HfRepo("MCG-NJU/videomae-base", ("config.json", "pytorch_model.bin")),
-        licence="CC-BY-NC-4.0", size=376_843_776,  # VideoMAEForPreTraining's 94,210,944 fp32 parameters (with decoder)
-        mean=IMAGENET_MEAN, std=IMAGENET_STD, image_size=224, num_frames=16,
+        licence="CC-BY-NC-4.0",
+        size=376_843_776,  # VideoMAEForPreTraining's 94,210,944 fp32 parameters (with decoder)
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        image_size=224,
+        num_frames=16,
     ),
     Weights(
-        model="videomae", name="kinetics400",
+        model="videomae",
+        name="kinetics400",
         description="VideoMAE ViT-B/16 self-supervised, then fine-tuned on Kinetics-400 (400-class head replaced)",
         source=HfRepo("MCG-NJU/videomae-base-finetuned-kinetics", ("config.json", "pytorch_model.bin")),
-        licence="CC-BY-NC-4.0", size=346_139_200,  # VideoMAEForVideoClassification's 86,534,800 fp32 parameters
-        mean=IMAGENET_MEAN, std=IMAGENET_STD, image_size=224, num_frames=16,
+        licence="CC-BY-NC-4.0",
+        size=346_139_200,  # VideoMAEForVideoClassification's 86,534,800 fp32 parameters
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        image_size=224,
+        num_frames=16,
     ),
 )
 

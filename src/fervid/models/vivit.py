@@ -36,8 +36,18 @@ VIT21K_STD = (0.5, 0.5, 0.5)
 class ViTEncoder(nn.Module):
     """A ViT image encoder returning the normalised CLS embedding. ``(N, 3, H, W)`` → ``(N, D)``."""
 
-    def __init__(self, *, image_size: int, patch_size: int, embed_dim: int, depth: int, num_heads: int,
-                 mlp_ratio: float, drop_rate: float, drop_path_rate: float) -> None:
+    def __init__(
+        self,
+        *,
+        image_size: int,
+        patch_size: int,
+        embed_dim: int,
+        depth: int,
+        num_heads: int,
+        mlp_ratio: float,
+        drop_rate: float,
+        drop_path_rate: float,
+    ) -> None:
         super().__init__()
         if image_size % patch_size:
             raise FervidError(f"vivit: image_size {image_size} is not a multiple of patch_size {patch_size}")
@@ -70,20 +80,48 @@ class ViViT(nn.Module):
     models trained from scratch learn far faster at about 0.07 (docs/BENCHMARKS.md, the demo).
     """
 
-    def __init__(self, *, num_classes: int, num_frames: int, image_size: int, patch_size: int = 16,
-                 embed_dim: int = 768, depth: int = 12, num_heads: int = 12, mlp_ratio: float = 4.0,
-                 temporal_depth: int = 3, temporal_heads: int = 8, temporal_mlp_dim: int = 2048,
-                 head_hidden: int = 192, drop_rate: float = 0.0, head_dropout: float = 0.5,
-                 drop_path_rate: float = 0.0, init_std: float = 0.02) -> None:
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        num_frames: int,
+        image_size: int,
+        patch_size: int = 16,
+        embed_dim: int = 768,
+        depth: int = 12,
+        num_heads: int = 12,
+        mlp_ratio: float = 4.0,
+        temporal_depth: int = 3,
+        temporal_heads: int = 8,
+        temporal_mlp_dim: int = 2048,
+        head_hidden: int = 192,
+        drop_rate: float = 0.0,
+        head_dropout: float = 0.5,
+        drop_path_rate: float = 0.0,
+        init_std: float = 0.02,
+    ) -> None:
         super().__init__()
         self.num_frames = num_frames
         self.image_size = image_size
-        self.spatial = ViTEncoder(image_size=image_size, patch_size=patch_size, embed_dim=embed_dim, depth=depth,
-                                  num_heads=num_heads, mlp_ratio=mlp_ratio, drop_rate=drop_rate,
-                                  drop_path_rate=drop_path_rate)
-        self.temporal = TemporalTransformer(num_frames=num_frames, dim=embed_dim, depth=temporal_depth,
-                                            num_heads=temporal_heads, mlp_dim=temporal_mlp_dim, drop_rate=drop_rate,
-                                            drop_path_rate=drop_path_rate)
+        self.spatial = ViTEncoder(
+            image_size=image_size,
+            patch_size=patch_size,
+            embed_dim=embed_dim,
+            depth=depth,
+            num_heads=num_heads,
+            mlp_ratio=mlp_ratio,
+            drop_rate=drop_rate,
+            drop_path_rate=drop_path_rate,
+        )
+        self.temporal = TemporalTransformer(
+            num_frames=num_frames,
+            dim=embed_dim,
+            depth=temporal_depth,
+            num_heads=temporal_heads,
+            mlp_dim=temporal_mlp_dim,
+            drop_rate=drop_rate,
+            drop_path_rate=drop_path_rate,
+        )
         self.head = nn.Sequential(
             nn.Linear(embed_dim, head_hidden), nn.GELU(), nn.Dropout(head_dropout), nn.Linear(head_hidden, num_classes)
         )
@@ -201,14 +239,23 @@ def convert_vivit(state: dict, model: nn.Module, info: dict) -> Converted:
 
 WEIGHTS = (
     Weights(
-        model="vivit", name="in21k",
+        model="vivit",
+        name="in21k",
         description="ViT-B/16 ImageNet-21k (Google, Hugging Face) spatial encoder; temporal transformer, head new",
         source=HfRepo("google/vit-base-patch16-224-in21k", ("config.json", "model.safetensors")),
-        licence="Apache-2.0", size=345_556_992,  # ViTModel's 86,389,248 fp32 parameters
-        mean=VIT21K_MEAN, std=VIT21K_STD, image_size=224,
+        licence="Apache-2.0",
+        size=345_556_992,  # ViTModel's 86,389,248 fp32 parameters
+        mean=VIT21K_MEAN,
+        std=VIT21K_STD,
+        image_size=224,
     ),
-    from_torchvision(ViT_B_16_Weights.IMAGENET1K_V1, model="vivit", name="imagenet", licence=TORCHVISION_LICENCE,
-                     description="torchvision ViT-B/16 ImageNet-1k spatial encoder; temporal transformer, head new"),
+    from_torchvision(
+        ViT_B_16_Weights.IMAGENET1K_V1,
+        model="vivit",
+        name="imagenet",
+        licence=TORCHVISION_LICENCE,
+        description="torchvision ViT-B/16 ImageNet-1k spatial encoder; temporal transformer, head new",
+    ),
 )
 
 register_model(

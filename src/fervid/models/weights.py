@@ -16,7 +16,6 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -25,8 +24,14 @@ from torch import nn
 from fervid.errors import FervidError, PretrainedMismatchError
 from fervid.models.registry import Converted, ModelInfo
 
-_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-                 "pytorch_model.bin.index.json", "model.pt", "model.pth")
+_WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+    "model.pt",
+    "model.pth",
+)
 
 
 @dataclass
@@ -38,8 +43,8 @@ class LoadReport:
     fresh: list[str] = field(default_factory=list)  # non-head key prefixes the source format lacks
     notes: list[str] = field(default_factory=list)
     # The normalisation the weights expect (None: not known from the source; use the model's default).
-    mean: Optional[tuple[float, ...]] = None
-    std: Optional[tuple[float, ...]] = None
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
 
     def __str__(self) -> str:
         lines = [f"loaded {self.loaded} tensors from {self.source}"]
@@ -63,7 +68,7 @@ def _unwrap(obj):
     return obj
 
 
-def _json_beside(path: Path, name: str) -> Optional[dict]:
+def _json_beside(path: Path, name: str) -> dict | None:
     side = path.parent / name
     if not side.is_file():
         return None
@@ -73,7 +78,7 @@ def _json_beside(path: Path, name: str) -> Optional[dict]:
         raise FervidError(f"{side}: not readable JSON ({e})") from None
 
 
-def _read_file(path: Path) -> tuple[dict, Optional[str]]:
+def _read_file(path: Path) -> tuple[dict, str | None]:
     """One weights file: its tensors (unwrapped) and fervid metadata, if any."""
     try:
         if path.suffix == ".safetensors":
@@ -142,7 +147,7 @@ def read_state_dict(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
 
 def strip_prefix(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     """Drop ``prefix`` from every key that has it (e.g. DDP's ``module.``)."""
-    return {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in state.items()}
+    return {k[len(prefix) :] if k.startswith(prefix) else k: v for k, v in state.items()}
 
 
 def interpolate_pos_embed(pos: torch.Tensor, new_len: int, *, num_prefix: int = 0) -> torch.Tensor:
@@ -155,9 +160,11 @@ def interpolate_pos_embed(pos: torch.Tensor, new_len: int, *, num_prefix: int = 
     n, d = grid.shape[1], grid.shape[2]
     if n == new_len:
         return pos
-    side, new_side = int(round(n ** 0.5)), int(round(new_len ** 0.5))
+    side, new_side = int(round(n**0.5)), int(round(new_len**0.5))
     if side * side != n or new_side * new_side != new_len:
-        raise PretrainedMismatchError(f"position embedding of {n} patches cannot be resized to {new_len}: not square grids")
+        raise PretrainedMismatchError(
+            f"position embedding of {n} patches cannot be resized to {new_len}: not square grids"
+        )
     g = grid.reshape(1, side, side, d).permute(0, 3, 1, 2)  # (1, D, s, s)
     g = F.interpolate(g.float(), size=(new_side, new_side), mode="bicubic", align_corners=False)
     g = g.permute(0, 2, 3, 1).reshape(1, new_len, d)  # (1, new_len, D)
@@ -172,8 +179,8 @@ def fit_pos_embed(state: dict[str, torch.Tensor], own: dict[str, torch.Tensor], 
     old, new = pos.shape[1] - 1, own[key].shape[1] - 1
     state[key] = interpolate_pos_embed(pos, new, num_prefix=1)
     notes.append(
-        f"{key} interpolated from a {round(old ** 0.5)}x{round(old ** 0.5)} to a "
-        f"{round(new ** 0.5)}x{round(new ** 0.5)} patch grid (bicubic)"
+        f"{key} interpolated from a {round(old**0.5)}x{round(old**0.5)} to a "
+        f"{round(new**0.5)}x{round(new**0.5)} patch grid (bicubic)"
     )
 
 
@@ -227,7 +234,7 @@ def load_converted(model: nn.Module, conv: Converted, *, head: tuple[str, ...], 
     return report
 
 
-def _normalisation(meta: dict) -> Optional[tuple[tuple, tuple]]:
+def _normalisation(meta: dict) -> tuple[tuple, tuple] | None:
     """The mean/std a local source records: a fervid checkpoint's, or a Hugging Face ``preprocessor_config.json``'s."""
     if "fervid" in meta:
         return tuple(meta["fervid"]["mean"]), tuple(meta["fervid"]["std"])

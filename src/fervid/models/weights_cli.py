@@ -9,11 +9,12 @@ import sys
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
-        "weights", help="list, pre-download and locate named pretrained weights",
+        "weights",
+        help="list, pre-download and locate named pretrained weights",
         description="Named pretrained weights (NAME is MODEL/WEIGHTS, e.g. r2plus1d/kinetics400) live in "
-                    "torch.hub's cache ($TORCH_HOME/hub/checkpoints) or Hugging Face's ($HF_HOME/hub). "
-                    "Download them on a machine with internet, copy both caches to an offline machine "
-                    "and set HF_HUB_OFFLINE=1 there (docs/models.md).",
+        "torch.hub's cache ($TORCH_HOME/hub/checkpoints) or Hugging Face's ($HF_HOME/hub). "
+        "Download them on a machine with internet, copy both caches to an offline machine "
+        "and set HF_HUB_OFFLINE=1 there (docs/models.md).",
     )
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     q = sub.add_parser("list", help="every named weight: source, size, licence, hash, cached here or not")
@@ -50,8 +51,10 @@ def _source_of(name: str):
     weights, _ = _registered()
     if "/" not in name:
         of_model = [w.key for w in weights if w.model == name]
-        raise FervidError(f"{name!r}: name weights as MODEL/WEIGHTS ({', '.join(of_model or ['see `fervid weights list`'])}),"
-                          " hf:ORG/NAME[@REVISION] or a URL")
+        raise FervidError(
+            f"{name!r}: name weights as MODEL/WEIGHTS ({', '.join(of_model or ['see `fervid weights list`'])}),"
+            " hf:ORG/NAME[@REVISION] or a URL"
+        )
     w = get_weights(name)
     return w.source, w.sha256, w.key
 
@@ -63,11 +66,22 @@ def run_list(args: argparse.Namespace) -> int:
     rows = []
     for w in weights:
         cached = cached_path(w)
-        rows.append({
-            "name": w.key, "study": (w.model, w.name) in study, "description": w.description, "source": str(w.source),
-            "size": w.size, "licence": w.licence, "sha256": w.sha256, "cached": str(cached) if cached else None,
-            "mean": w.mean, "std": w.std, "image_size": w.image_size, "num_frames": w.num_frames,
-        })
+        rows.append(
+            {
+                "name": w.key,
+                "study": (w.model, w.name) in study,
+                "description": w.description,
+                "source": str(w.source),
+                "size": w.size,
+                "licence": w.licence,
+                "sha256": w.sha256,
+                "cached": str(cached) if cached else None,
+                "mean": w.mean,
+                "std": w.std,
+                "image_size": w.image_size,
+                "num_frames": w.num_frames,
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -77,12 +91,16 @@ def run_list(args: argparse.Namespace) -> int:
         size = f"{r['size'] / 1e6:.1f} MB" if r["size"] else "?"
         sha = (r["sha256"] or "none")[:8]
         name = r["name"] + (" *" if r["study"] else "")
-        print(f"{name:<{width}} {size:>8}  {r['licence']:<27} {sha:<10} {'yes' if r['cached'] else 'no':<6}  "
-              f"{r['source']}")
-    print(f"* where the packaged configs start (for the study's six models: the study's start). sha256: first 8 "
-          f"hex digits of the published hash, 'none' where the "
-          f"source publishes none (Hugging Face LFS files are checked against the hub's own hash). Caches: "
-          f"{torch_hub_checkpoints()} (URLs), {hf_cache_dir()} (hf:)")
+        print(
+            f"{name:<{width}} {size:>8}  {r['licence']:<27} {sha:<10} {'yes' if r['cached'] else 'no':<6}  "
+            f"{r['source']}"
+        )
+    print(
+        f"* where the packaged configs start (for the study's six models: the study's start). sha256: first 8 "
+        f"hex digits of the published hash, 'none' where the "
+        f"source publishes none (Hugging Face LFS files are checked against the hub's own hash). Caches: "
+        f"{torch_hub_checkpoints()} (URLs), {hf_cache_dir()} (hf:)"
+    )
     return 0
 
 

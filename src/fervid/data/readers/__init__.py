@@ -5,12 +5,19 @@ from __future__ import annotations
 import importlib
 import inspect
 
-from fervid.errors import FervidError
 from fervid.data.readers.common import Item, Listing, check_unique
+from fervid.errors import FervidError
 
 # --format name -> module; each module has read(src, **options) -> Listing.
-READERS = {"oulu": "oulu", "ckplus": "ckplus", "folders": "folders", "dfew": "dfew", "ferv39k": "ferv39k",
-           "mafw": "mafw", "csv": "csvlist"}
+READERS = {
+    "oulu": "oulu",
+    "ckplus": "ckplus",
+    "folders": "folders",
+    "dfew": "dfew",
+    "ferv39k": "ferv39k",
+    "mafw": "mafw",
+    "csv": "csvlist",
+}
 
 
 def read_listing(fmt: str, src, **options) -> Listing:

@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 
 from fervid.classes import BASIC6, canonical
-from fervid.errors import FervidError
 from fervid.data.readers.common import EXCLUDED, Item, Listing, entries, find_dir, is_os_file, require_dir
+from fervid.errors import FervidError
 
 CODES = {0: "neutral", 1: "anger", 2: "contempt", 3: "disgust", 4: "fear", 5: "happy", 6: "sadness", 7: "surprise"}
 _SUBJECT = re.compile(r"S\d{3}", re.IGNORECASE)
@@ -40,8 +40,9 @@ def read(src, *, contempt: bool = True) -> Listing:
     """List labelled CK+ sequences; ``contempt=False`` leaves contempt out (six classes)."""
     src = require_dir(src)
     images, labels = _one_dir(src, "cohn-kanade-images"), _one_dir(src, "Emotion")
-    listing = Listing(dataset="ck+", classes=list(BASIC6) + (["contempt"] if contempt else []),
-                      options={"contempt": contempt})
+    listing = Listing(
+        dataset="ck+", classes=list(BASIC6) + (["contempt"] if contempt else []), options={"contempt": contempt}
+    )
     seen = set()
     for subj in entries(images):
         if is_os_file(subj):
@@ -71,14 +72,22 @@ def read(src, *, contempt: bool = True) -> Listing:
                 continue
             name = canonical(CODES[code])
             if name not in listing.classes:
-                reason = (EXCLUDED + "contempt (--no-contempt)") if name == "contempt" else (
-                    f"label {name!r} (code {code}) not in the protocol")
+                reason = (
+                    (EXCLUDED + "contempt (--no-contempt)")
+                    if name == "contempt"
+                    else (f"label {name!r} (code {code}) not in the protocol")
+                )
                 listing.skip(seq, reason)
                 continue
-            listing.items.append(Item(
-                clip_id=f"{subj.name}_{seq.name}", subject=subj.name, label=name, path=str(seq),
-                source=seq.relative_to(images.parent).as_posix(),
-            ))
+            listing.items.append(
+                Item(
+                    clip_id=f"{subj.name}_{seq.name}",
+                    subject=subj.name,
+                    label=name,
+                    path=str(seq),
+                    source=seq.relative_to(images.parent).as_posix(),
+                )
+            )
     for f in sorted(labels.glob("*/*/*_emotion.txt")):
         if (f.parent.parent.name, f.parent.name) not in seen:
             listing.skip(f, "emotion label without an image sequence")

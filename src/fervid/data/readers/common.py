@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fervid.classes import BASIC6, canonical
-from fervid.errors import FervidError
 from fervid.data.video import IMAGE_EXTS, VIDEO_EXTS, natural_key
+from fervid.errors import FervidError
 
 # Reasons starting with this prefix are exclusions by design (OS files, unlabelled CK+
 # sequences, contempt with --no-contempt): listed in skipped.csv but not failures for --strict.

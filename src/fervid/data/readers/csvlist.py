@@ -9,8 +9,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from fervid.errors import FervidError
 from fervid.data.readers.common import Item, Listing, is_video, label_name, order_classes, safe_id
+from fervid.errors import FervidError
 
 COLUMNS = ("path", "label", "subject", "fold")
 
@@ -42,9 +42,15 @@ def read(src) -> Listing:
             listing.skip(f"{where} ({rec['path']})", "not found (or not a video file / frame folder)")
             continue
         clip_id = safe_id(rec["path"])
-        listing.items.append(Item(
-            clip_id=clip_id, subject=rec.get("subject") or clip_id, label=label_name(rec["label"], where),
-            path=str(path), source=rec["path"], fold=rec.get("fold", ""),
-        ))
+        listing.items.append(
+            Item(
+                clip_id=clip_id,
+                subject=rec.get("subject") or clip_id,
+                label=label_name(rec["label"], where),
+                path=str(path),
+                source=rec["path"],
+                fold=rec.get("fold", ""),
+            )
+        )
     listing.classes = order_classes(it.label for it in listing.items)
     return listing

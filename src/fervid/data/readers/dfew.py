@@ -12,8 +12,8 @@ import csv
 from pathlib import Path
 
 from fervid.classes import BASIC6, canonical
-from fervid.errors import FervidError
 from fervid.data.readers.common import Item, Listing, find_dir, require_dir
+from fervid.errors import FervidError
 
 CODES = {1: "happy", 2: "sad", 3: "neutral", 4: "angry", 5: "surprise", 6: "disgust", 7: "fear"}
 FRAME_DIRS = ("clip_224x224", "jpg_256")
@@ -67,9 +67,15 @@ def read(src) -> Listing:
                 listing.skip(folder, "no frames folder for this clip")
                 continue
             folds[clip_id] = str(k)
-            listing.items.append(Item(
-                clip_id=clip_id, subject=clip_id, label=canonical(CODES[code]), path=str(folder),
-                source=folder.relative_to(frames_root.parent).as_posix(), fold=str(k),
-            ))
+            listing.items.append(
+                Item(
+                    clip_id=clip_id,
+                    subject=clip_id,
+                    label=canonical(CODES[code]),
+                    path=str(folder),
+                    source=folder.relative_to(frames_root.parent).as_posix(),
+                    fold=str(k),
+                )
+            )
     listing.items.sort(key=lambda it: it.clip_id)
     return listing

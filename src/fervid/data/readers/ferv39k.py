@@ -62,7 +62,9 @@ def _frames_root(src: Path) -> Path:
     found = find_dir(src, {FRAMES_DIR}, max_depth=3)
     if len(found) != 1:
         what = "no" if not found else f"{len(found)}"
-        raise FervidError(f"{src}: {what} {FRAMES_DIR}/ folders found (FERV39k's face-crop frames); point SRC at one copy")
+        raise FervidError(
+            f"{src}: {what} {FRAMES_DIR}/ folders found (FERV39k's face-crop frames); point SRC at one copy"
+        )
     root = found[0]
     while (root / FRAMES_DIR).is_dir():  # the archive unpacked inside a folder of its own name
         root = root / FRAMES_DIR
@@ -110,6 +112,14 @@ def read(src) -> Listing:
                 continue
             seen[clip] = f"{path.name}"
             clip_id = safe_id(clip)
-            listing.items.append(Item(clip_id=clip_id, subject=clip_id, label=canonical(name), path=str(folder),
-                                      source=folder.relative_to(frames_root.parent).as_posix(), fold=split))
+            listing.items.append(
+                Item(
+                    clip_id=clip_id,
+                    subject=clip_id,
+                    label=canonical(name),
+                    path=str(folder),
+                    source=folder.relative_to(frames_root.parent).as_posix(),
+                    fold=split,
+                )
+            )
     return listing

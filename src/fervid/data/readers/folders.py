@@ -8,10 +8,20 @@ from __future__ import annotations
 
 import re
 
-from fervid.errors import FervidError
 from fervid.data.readers.common import (
-    EXCLUDED, Item, Listing, entries, is_image, is_os_file, is_video, label_name, order_classes, require_dir, safe_id,
+    EXCLUDED,
+    Item,
+    Listing,
+    entries,
+    is_image,
+    is_os_file,
+    is_video,
+    label_name,
+    order_classes,
+    require_dir,
+    safe_id,
 )
+from fervid.errors import FervidError
 
 
 def read(src, *, subject_regex: str | None = None) -> Listing:

@@ -77,7 +77,15 @@ def read(src) -> Listing:
                 listing.skip(clip, "clip not found")
                 continue
             folds[stem] = str(k)
-            listing.items.append(Item(clip_id=safe_id(stem), subject=safe_id(stem), label=name, path=str(clip),
-                                      source=clip.relative_to(media.parent).as_posix(), fold=str(k)))
+            listing.items.append(
+                Item(
+                    clip_id=safe_id(stem),
+                    subject=safe_id(stem),
+                    label=name,
+                    path=str(clip),
+                    source=clip.relative_to(media.parent).as_posix(),
+                    fold=str(k),
+                )
+            )
     listing.items.sort(key=lambda it: it.clip_id)
     return listing

@@ -13,8 +13,8 @@ import re
 from pathlib import Path
 
 from fervid.classes import BASIC6, canonical
-from fervid.errors import FervidError
 from fervid.data.readers.common import EXCLUDED, Item, Listing, entries, is_os_file, require_dir
+from fervid.errors import FervidError
 
 MODALITIES = ("VL", "NI")
 ILLUMINATIONS = ("Strong", "Weak", "Dark")
@@ -50,7 +50,8 @@ def _find_root(src: Path, modality: str, illumination: str, variant: str | None)
         here = Path(dirpath)
         depth = len(here.relative_to(src).parts)
         if here.name.lower() == illumination.lower() and here.parent.name.lower() in (
-            modality.lower(), f"{modality}_acropped".lower()
+            modality.lower(),
+            f"{modality}_acropped".lower(),
         ):
             candidates.append(here)
             dirnames[:] = []
@@ -72,8 +73,7 @@ def _find_root(src: Path, modality: str, illumination: str, variant: str | None)
     return candidates[0]
 
 
-def read(src, *, modality: str | None = None, illumination: str | None = None,
-         variant: str | None = None) -> Listing:
+def read(src, *, modality: str | None = None, illumination: str | None = None, variant: str | None = None) -> Listing:
     """List Oulu-CASIA sequences (default modality VL, illumination Strong: the standard 480)."""
     src = require_dir(src)
     modality = _pick(modality, MODALITIES, "modality")
@@ -92,9 +92,13 @@ def read(src, *, modality: str | None = None, illumination: str | None = None,
         root = _find_root(root, modality, illumination, variant)
     cropped = root.parent.name.lower().endswith("_acropped")
     listing = Listing(
-        dataset="oulu-casia", classes=list(BASIC6),
-        options={"modality": modality or "VL", "illumination": illumination or "Strong",
-                 "variant": "cropped" if cropped else "original"},
+        dataset="oulu-casia",
+        classes=list(BASIC6),
+        options={
+            "modality": modality or "VL",
+            "illumination": illumination or "Strong",
+            "variant": "cropped" if cropped else "original",
+        },
     )
     by_name = {e.lower(): e for e in EXPRESSIONS}
     for subj in subjects or entries(root):
@@ -112,8 +116,13 @@ def read(src, *, modality: str | None = None, illumination: str | None = None,
             elif seq.name.lower() not in by_name:
                 listing.skip(seq, f"label {seq.name!r} not in the protocol ({', '.join(EXPRESSIONS)})")
             else:
-                listing.items.append(Item(
-                    clip_id=f"{subj.name.upper()}_{by_name[seq.name.lower()]}", subject=subj.name.upper(),
-                    label=canonical(seq.name), path=str(seq), source=seq.relative_to(root.parent.parent).as_posix(),
-                ))
+                listing.items.append(
+                    Item(
+                        clip_id=f"{subj.name.upper()}_{by_name[seq.name.lower()]}",
+                        subject=subj.name.upper(),
+                        label=canonical(seq.name),
+                        path=str(seq),
+                        source=seq.relative_to(root.parent.parent).as_posix(),
+                    )
+                )
     return listing
