@@ -137,7 +137,7 @@ def run_demo(
     record["seconds"]["training"] = round(time.perf_counter() - t, 1)
     log(
         f"trained {len(todo)} folds of {len(models)} models in {record['seconds']['training']:.0f} s "
-        f"({jobs} processes of 1 thread)"
+        f"({jobs} process{'es' if jobs != 1 else ''} of 1 thread)"
     )
     rows = compare_runs([run_dirs[name] for name in models], out / "results.md")
     record["seconds"]["total"] = round(time.perf_counter() - t0, 1)

@@ -28,9 +28,29 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _init_worker(threads: int) -> None:
+def _exit_with(parent: int) -> None:
+    """Exit when process ``parent`` is gone: a worker left behind by a killed demo would sit on
+    its memory (a gigabyte or more) for ever, or train on with nobody to collect its fold."""
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(2)
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # a new process under the same PID: ours has gone
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="fervid-parent-watch").start()
+
+
+def _init_worker(threads: int, parent: int) -> None:
     import logging
     import warnings
+
+    _exit_with(parent)
 
     import lightning.pytorch  # noqa: F401  (it sets its loggers to INFO on import: import first)
     import torch
@@ -77,7 +97,10 @@ def run_fold_jobs(
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     with ProcessPoolExecutor(
-        max_workers=max(1, min(processes, len(jobs))), mp_context=context, initializer=_init_worker, initargs=(threads,)
+        max_workers=max(1, min(processes, len(jobs))),
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(threads, os.getpid()),
     ) as pool:
         futures = {
             pool.submit(_train_fold, config, str(run_dir), fold): (name, fold) for name, config, run_dir, fold in jobs
