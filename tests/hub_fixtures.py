@@ -89,3 +89,31 @@ def hf_repo_in_cache(hub: Path, repo_id: str, files: dict[str, bytes], *, lfs: t
         else:
             (snapshot / name).write_bytes(data)
     return snapshot
+
+
+def perturb(model, seed: int = 0):
+    """``model`` with every parameter moved off its init by seeded noise (std 0.05), in eval mode:
+    a key or layout mistake then shows in the outputs instead of hiding behind symmetric inits."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * 0.05)
+    return model.eval()
+
+
+def tiny_hf_clip(*, layers: int = 1, heads: int = 2, patch_size: int = 8, context: int = 16):
+    """A tiny perturbed transformers ``CLIPModel``: 32-wide towers, 32-px images, 16-d projection,
+    CLIP's real 49,408-token vocabulary (so open_clip's tokenizer fits it)."""
+    import torch
+    from transformers import CLIPConfig, CLIPModel
+
+    torch.manual_seed(0)  # the init, before perturb's own noise
+    tower = dict(hidden_size=32, intermediate_size=128, num_hidden_layers=layers, num_attention_heads=heads)
+    config = CLIPConfig(
+        text_config=dict(vocab_size=49408, max_position_embeddings=context, **tower),
+        vision_config=dict(image_size=32, patch_size=patch_size, **tower),
+        projection_dim=16,
+    )
+    return perturb(CLIPModel(config))

@@ -8,7 +8,7 @@ import json
 
 import pytest
 import torch
-from hub_fixtures import as_hub_files, hf_repo_in_cache, use_caches
+from hub_fixtures import as_hub_files, hf_repo_in_cache, tiny_hf_clip, use_caches
 
 from fervid.cli import main
 from fervid.inference.api import Predictor, predict_video
@@ -21,32 +21,7 @@ BASIC = ["anger", "disgust", "fear", "happiness", "sadness", "surprise"]
 
 @pytest.fixture(scope="module")
 def clip_dir(tmp_path_factory):
-    from transformers import CLIPConfig, CLIPModel
-
-    torch.manual_seed(0)
-    cfg = CLIPConfig(
-        text_config=dict(
-            vocab_size=49408,
-            hidden_size=32,
-            intermediate_size=128,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            max_position_embeddings=24,
-        ),
-        vision_config=dict(
-            hidden_size=32,
-            intermediate_size=128,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            image_size=32,
-            patch_size=8,
-        ),
-        projection_dim=16,
-    )
-    model = CLIPModel(cfg)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
+    model = tiny_hf_clip(context=24)
     path = tmp_path_factory.mktemp("clip")
     model.save_pretrained(path)
     return path

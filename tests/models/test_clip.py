@@ -10,6 +10,7 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
+from hub_fixtures import perturb, tiny_hf_clip
 from safetensors.torch import save_file
 
 from fervid.errors import FervidError
@@ -23,41 +24,11 @@ TOWERS = dict(
 )
 
 
-def _perturb(model, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn(p.shape, generator=g) * 0.05)
-    return model.eval()
-
-
 @pytest.fixture(scope="module")
 def hf_clip(tmp_path_factory):
     """A tiny perturbed transformers CLIPModel saved with save_pretrained, plus a copy with a 4.x-style
     persisted ``position_ids`` buffer."""
-    from transformers import CLIPConfig, CLIPModel
-
-    torch.manual_seed(0)
-    cfg = CLIPConfig(
-        text_config=dict(
-            vocab_size=49408,
-            hidden_size=32,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            max_position_embeddings=16,
-        ),
-        vision_config=dict(
-            hidden_size=32,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            image_size=32,
-            patch_size=8,
-        ),
-        projection_dim=16,
-    )
-    model = _perturb(CLIPModel(cfg))
+    model = tiny_hf_clip(layers=2, heads=4)
     path = tmp_path_factory.mktemp("hf_clip")
     model.save_pretrained(path)
     old = tmp_path_factory.mktemp("hf_clip_4x")
@@ -115,7 +86,7 @@ def test_open_clip_layout_matches_open_clip(tmp_path):
     from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
 
     torch.manual_seed(0)
-    oc = _perturb(
+    oc = perturb(
         CLIP(
             embed_dim=16,
             quick_gelu=True,
@@ -231,7 +202,7 @@ def test_vision_only_saves(tmp_path):
         projection_dim=16,
     )
     torch.manual_seed(0)
-    hf = _perturb(CLIPVisionModelWithProjection(cfg))
+    hf = perturb(CLIPVisionModelWithProjection(cfg))
     hf.save_pretrained(tmp_path / "proj")
     vision = {k: v for k, v in TOWERS.items() if not k.startswith(("text", "context"))}
     ours = create_model(

@@ -7,7 +7,7 @@ temporary HF_HOME with HF_HUB_OFFLINE=1, as ``fervid weights download`` leaves t
 
 import pytest
 import torch
-from hub_fixtures import as_hub_files, hf_repo_in_cache, use_caches
+from hub_fixtures import as_hub_files, hf_repo_in_cache, perturb, tiny_hf_clip, use_caches
 
 from fervid.errors import FervidError, PretrainedMismatchError
 from fervid.models import create_model, get_model_info, hub
@@ -22,43 +22,6 @@ VIDEOMAE_TINY = dict(num_frames=4, image_size=32, patch_size=8, embed_dim=32, de
 def _files(model, folder):
     model.save_pretrained(folder)
     return as_hub_files(folder)
-
-
-def _perturb(model):
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn(p.shape, generator=g) * 0.05)
-    return model.eval()
-
-
-def _hf_clip(patch_size):
-    from transformers import CLIPConfig, CLIPModel
-
-    torch.manual_seed(0)
-    return _perturb(
-        CLIPModel(
-            CLIPConfig(
-                text_config=dict(
-                    vocab_size=49408,
-                    hidden_size=32,
-                    intermediate_size=128,
-                    num_hidden_layers=1,
-                    num_attention_heads=2,
-                    max_position_embeddings=16,
-                ),
-                vision_config=dict(
-                    hidden_size=32,
-                    intermediate_size=128,
-                    num_hidden_layers=1,
-                    num_attention_heads=2,
-                    image_size=32,
-                    patch_size=patch_size,
-                ),
-                projection_dim=16,
-            )
-        )
-    )
 
 
 def test_the_registered_entries():
@@ -82,7 +45,10 @@ def test_the_registered_entries():
 
 def test_clip_openai_loads_from_the_cache_and_b32_needs_its_geometry(tmp_path, monkeypatch):
     _, hf_hub = use_caches(monkeypatch, tmp_path, offline=True)
-    b16, b32 = _hf_clip(16), _hf_clip(8)  # tiny stand-ins: "B/16" has 16-px patches, "B/32" 8-px ones
+    b16, b32 = (
+        tiny_hf_clip(patch_size=16),
+        tiny_hf_clip(patch_size=8),
+    )  # tiny stand-ins: "B/16" has 16-px patches, "B/32" 8-px ones
     hf_repo_in_cache(hf_hub, "openai/clip-vit-base-patch16", _files(b16, tmp_path / "b16"), lfs=("pytorch_model.bin",))
     hf_repo_in_cache(hf_hub, "openai/clip-vit-base-patch32", _files(b32, tmp_path / "b32"), lfs=("pytorch_model.bin",))
     model = create_model("clip", num_classes=3, pretrained="openai", patch_size=16, **CLIP_TINY).eval()
@@ -136,7 +102,7 @@ def test_videomae_named_weights_load_and_their_qv_biases_are_checked(tmp_path, m
         layer_norm_eps=1e-6,
     )
     torch.manual_seed(0)
-    ssl = _perturb(
+    ssl = perturb(
         VideoMAEForPreTraining(
             VideoMAEConfig(
                 use_mean_pooling=False,
@@ -160,7 +126,7 @@ def test_videomae_named_weights_load_and_their_qv_biases_are_checked(tmp_path, m
         torch.testing.assert_close(model.tokens(x), expected, atol=1e-4, rtol=0)
 
     # The fine-tuned entry, staged from a file whose q/v biases were lost (all zero, as a v5 round trip leaves them)
-    ft = _perturb(VideoMAEForVideoClassification(VideoMAEConfig(num_labels=5, **cfg)))
+    ft = perturb(VideoMAEForVideoClassification(VideoMAEConfig(num_labels=5, **cfg)))
     with torch.no_grad():
         for name, p in ft.named_parameters():
             if name.endswith(("query.bias", "value.bias")):
