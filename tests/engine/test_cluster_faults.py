@@ -21,21 +21,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from tiny_prepared import make_prepared
+from tiny_prepared import RESUMABLE_C3D, make_prepared
 
 from fervid.cli import main
 
 DRIVER = str(Path(__file__).with_name("fault_driver.py"))
-SETTINGS = [
-    "model.kwargs={channels: [8, 16], hidden: 32}",
-    "data.num_frames=8",
-    "data.image_size=32",
-    "batch_size=3",
-    "data.num_workers=0",
-    "trainer.progress_bar=false",
-    "optim.lr=3e-3",
-    "trainer.checkpoint_every_n_steps=2",
-]
 KEYS = ("accuracy", "uar", "macro_f1", "confusion_matrix", "selection", "selected_epoch", "history")
 
 
@@ -55,7 +45,7 @@ def train_args(base: Path, run_dir: Path, *extra) -> list[str]:
         str(run_dir),
         *extra,
     ]
-    for s in SETTINGS:
+    for s in RESUMABLE_C3D:
         args += ["--set", s]
     return args
 

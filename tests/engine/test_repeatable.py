@@ -10,11 +10,10 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 import torch
-from tiny_prepared import TINY_C3D, make_prepared
+from tiny_prepared import TINY_C3D, make_prepared, train_cmd
 
 SETTINGS = [
     *TINY_C3D,
@@ -40,23 +39,7 @@ def test_two_processes_give_identical_results(tmp_path):
     (tmp_path / "cfg.yaml").write_text("dataset: tiny\nmodel: {name: c3d}\n")
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     for run in ("a", "b"):
-        cmd = [
-            sys.executable,
-            "-m",
-            "fervid",
-            "train",
-            str(tmp_path / "cfg.yaml"),
-            "--data",
-            str(tmp_path / "data"),
-            "--folds",
-            "2",
-            "--epochs",
-            "3",
-            "--run-dir",
-            str(tmp_path / run),
-        ]
-        for s in SETTINGS:
-            cmd += ["--set", s]
+        cmd = train_cmd(tmp_path, tmp_path / run, settings=SETTINGS)
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr[-2000:]
     a, b = outcome(tmp_path / "a"), outcome(tmp_path / "b")

@@ -6,21 +6,8 @@ import json
 import os
 import signal
 import subprocess
-import sys
 
-from tiny_prepared import make_prepared
-
-SETTINGS = [
-    "model.kwargs={channels: [8, 16], hidden: 32}",
-    "data.num_frames=8",
-    "data.image_size=32",
-    "batch_size=3",
-    "data.num_workers=0",
-    "trainer.progress_bar=false",
-    "optim.lr=3e-3",
-    "trainer.checkpoint_every_n_steps=2",
-]  # 6 steps per epoch: mid-epoch checkpoints
-
+from tiny_prepared import RESUMABLE_C3D, make_prepared, train_cmd
 
 # Runs `fervid train` with one extra callback that SIGKILLs the process after fold 2's third step:
 # one step past its mid-epoch checkpoint (step 2), so resuming must redo lost work. Killing from
@@ -43,27 +30,6 @@ make_trainer = fit.make_trainer
 fit.make_trainer = lambda config, fdir, callbacks: make_trainer(config, fdir, [*callbacks, KillAfterStep3OfFold2(fdir)])
 sys.exit(main(sys.argv[1:]))
 """
-
-
-def train_cmd(tmp_path, run_dir, *extra, launcher=("-m", "fervid")):
-    cmd = [
-        sys.executable,
-        *launcher,
-        "train",
-        str(tmp_path / "cfg.yaml"),
-        "--data",
-        str(tmp_path / "data"),
-        "--folds",
-        "2",
-        "--epochs",
-        "3",
-        "--run-dir",
-        str(run_dir),
-        *extra,
-    ]
-    for s in SETTINGS:
-        cmd += ["--set", s]
-    return cmd
 
 
 def fold_outcomes(run_dir):
@@ -136,7 +102,7 @@ def test_multi_seed_study_layout_summary_and_resume_after_a_crash(tmp_path, monk
     config = lambda: load_config(
         tmp_path / "cfg.yaml",
         [  # noqa: E731
-            *SETTINGS,
+            *RESUMABLE_C3D,
             f"data.path={tmp_path / 'data'}",
             "protocol.folds=2",
             "epochs=1",

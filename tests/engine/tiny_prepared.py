@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,26 @@ from fervid.data.manifest import ClipRecord, write_manifest, write_meta
 
 # Tiny model settings that train in seconds on a CPU.
 TINY_C3D = ["model.name=c3d", "model.kwargs={channels: [8, 16], hidden: 32}", "data.num_frames=8", "data.image_size=32"]
+# The same with 6 steps per epoch on make_prepared's default set, and a last.ckpt every 2 steps:
+# the resume and fault tests kill and restart it mid-epoch.
+RESUMABLE_C3D = [
+    *TINY_C3D[1:],
+    "batch_size=3",
+    "data.num_workers=0",
+    "trainer.progress_bar=false",
+    "optim.lr=3e-3",
+    "trainer.checkpoint_every_n_steps=2",
+]
+
+
+def train_cmd(base: Path, run_dir: Path, *extra: str, settings=RESUMABLE_C3D, launcher=("-m", "fervid")) -> list[str]:
+    """``fervid train BASE/cfg.yaml --data BASE/data --folds 2 --epochs 3 --run-dir RUN_DIR`` with
+    each of ``settings`` as ``--set``, run by this Python through ``launcher``."""
+    cmd = [sys.executable, *launcher, "train", str(base / "cfg.yaml"), "--data", str(base / "data")]
+    cmd += ["--folds", "2", "--epochs", "3", "--run-dir", str(run_dir), *extra]
+    for s in settings:
+        cmd += ["--set", s]
+    return cmd
 
 
 def make_prepared(
