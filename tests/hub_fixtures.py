@@ -117,3 +117,24 @@ def tiny_hf_clip(*, layers: int = 1, heads: int = 2, patch_size: int = 8, contex
         projection_dim=16,
     )
     return perturb(CLIPModel(config))
+
+
+def tiny_hf_videomae_config(**kw):
+    """A tiny transformers ``VideoMAEConfig`` (4 frames of 32 px, 8-px patches, 2-frame tubelets,
+    32 wide, 2 layers, 3 labels); ``kw`` overrides or adds keys."""
+    from transformers import VideoMAEConfig
+
+    # eps 1e-6 as in the official model; Hugging Face's default 1e-12 would differ by ~1e-6 relative
+    base = dict(
+        image_size=32,
+        patch_size=8,
+        num_frames=4,
+        tubelet_size=2,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        num_labels=3,
+        layer_norm_eps=1e-6,
+    )
+    return VideoMAEConfig(**{**base, **kw})

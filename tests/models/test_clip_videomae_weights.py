@@ -7,7 +7,7 @@ temporary HF_HOME with HF_HUB_OFFLINE=1, as ``fervid weights download`` leaves t
 
 import pytest
 import torch
-from hub_fixtures import as_hub_files, hf_repo_in_cache, perturb, tiny_hf_clip, use_caches
+from hub_fixtures import as_hub_files, hf_repo_in_cache, perturb, tiny_hf_clip, tiny_hf_videomae_config, use_caches
 
 from fervid.errors import FervidError, PretrainedMismatchError
 from fervid.models import create_model, get_model_info, hub
@@ -87,30 +87,18 @@ def test_clip_openai_offline_without_the_cache_is_one_line(tmp_path, monkeypatch
 
 
 def test_videomae_named_weights_load_and_their_qv_biases_are_checked(tmp_path, monkeypatch):
-    from transformers import VideoMAEConfig, VideoMAEForPreTraining, VideoMAEForVideoClassification
+    from transformers import VideoMAEForPreTraining, VideoMAEForVideoClassification
 
     _, hf_hub = use_caches(monkeypatch, tmp_path, offline=True)
-    cfg = dict(
-        image_size=32,
-        patch_size=8,
-        num_frames=4,
-        tubelet_size=2,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        layer_norm_eps=1e-6,
-    )
     torch.manual_seed(0)
     ssl = perturb(
         VideoMAEForPreTraining(
-            VideoMAEConfig(
+            tiny_hf_videomae_config(
                 use_mean_pooling=False,
                 decoder_num_hidden_layers=1,
                 decoder_hidden_size=16,
                 decoder_num_attention_heads=2,
                 decoder_intermediate_size=32,
-                **cfg,
             )
         )
     )
@@ -126,7 +114,7 @@ def test_videomae_named_weights_load_and_their_qv_biases_are_checked(tmp_path, m
         torch.testing.assert_close(model.tokens(x), expected, atol=1e-4, rtol=0)
 
     # The fine-tuned entry, staged from a file whose q/v biases were lost (all zero, as a v5 round trip leaves them)
-    ft = perturb(VideoMAEForVideoClassification(VideoMAEConfig(num_labels=5, **cfg)))
+    ft = perturb(VideoMAEForVideoClassification(tiny_hf_videomae_config(num_labels=5)))
     with torch.no_grad():
         for name, p in ft.named_parameters():
             if name.endswith(("query.bias", "value.bias")):

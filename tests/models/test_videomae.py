@@ -11,6 +11,7 @@ import json
 
 import pytest
 import torch
+from hub_fixtures import perturb, tiny_hf_videomae_config
 from safetensors.torch import save_file
 
 from fervid.errors import PretrainedMismatchError
@@ -20,39 +21,12 @@ from fervid.models.videomae import sinusoid_table
 TINY = dict(num_frames=4, image_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=4, mlp_ratio=2.0)
 
 
-def _hf_config(**kw):
-    from transformers import VideoMAEConfig
-
-    # eps 1e-6 as in the official model; Hugging Face's default 1e-12 would differ by ~1e-6 relative
-    return VideoMAEConfig(
-        image_size=32,
-        patch_size=8,
-        num_frames=4,
-        tubelet_size=2,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        num_labels=3,
-        layer_norm_eps=1e-6,
-        **kw,
-    )
-
-
-def _perturb(model):
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn(p.shape, generator=g) * 0.05)
-    return model.eval()
-
-
 @pytest.fixture(scope="module")
 def hf_classifier(tmp_path_factory):
     from transformers import VideoMAEForVideoClassification
 
     torch.manual_seed(0)
-    model = _perturb(VideoMAEForVideoClassification(_hf_config()))
+    model = perturb(VideoMAEForVideoClassification(tiny_hf_videomae_config()))
     path = tmp_path_factory.mktemp("hf_videomae")
     model.save_pretrained(path)
     return model, path
@@ -100,9 +74,9 @@ def test_pretraining_save_drops_the_decoder(tmp_path):
     from transformers import VideoMAEForPreTraining
 
     torch.manual_seed(0)
-    hf = _perturb(
+    hf = perturb(
         VideoMAEForPreTraining(
-            _hf_config(
+            tiny_hf_videomae_config(
                 use_mean_pooling=False,
                 decoder_num_hidden_layers=1,
                 decoder_hidden_size=16,
@@ -137,7 +111,7 @@ def test_config_without_qv_biases_loads_as_zero_biases(tmp_path):
     from transformers import VideoMAEModel
 
     torch.manual_seed(0)
-    hf = _perturb(VideoMAEModel(_hf_config(qkv_bias=False)))
+    hf = perturb(VideoMAEModel(tiny_hf_videomae_config(qkv_bias=False)))
     hf.save_pretrained(tmp_path)
     ours = create_model("videomae", num_classes=3, pretrained=str(tmp_path), **TINY).eval()
     assert any("q/v biases set to zero" in n for n in ours.load_report.notes)
