@@ -154,11 +154,7 @@ class ClipDataset(Dataset):
             return self._views(i, arr), int(self.labels[i])
         rng = np.random.default_rng(seed) if self.train else None
         mode = "segment" if self.train and self.sampling != "last" else self.sampling
-        idx = sample_indices(arr.shape[0], self.num_frames, mode, rng=rng)
-        try:
-            frames = np.asarray(arr[idx])  # reads only the chosen frames from the mapped file
-        except (OSError, ValueError) as e:
-            raise FervidError(f"{self.clip_path(i)}: cannot read clip ({type(e).__name__}: {e})") from None
+        frames = self._read(i, arr, sample_indices(arr.shape[0], self.num_frames, mode, rng=rng))
         if self.train:
             clip = train_transform(
                 frames, rng=rng, augment=self.augment, image_size=self.image_size, mean=self.mean, std=self.std
@@ -167,13 +163,17 @@ class ClipDataset(Dataset):
             clip = to_model_input(frames, image_size=self.image_size, mean=self.mean, std=self.std)
         return clip, int(self.labels[i])
 
+    def _read(self, i: int, arr: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """Frames ``idx`` of clip ``i``'s mapped array (reads only those from the file)."""
+        try:
+            return np.asarray(arr[idx])
+        except (OSError, ValueError) as e:
+            raise FervidError(f"{self.clip_path(i)}: cannot read clip ({type(e).__name__}: {e})") from None
+
     def _views(self, i: int, arr: np.ndarray) -> torch.Tensor:
         """Clip ``i``'s test-time views: ``(views * crops, 3, T, S, S)``, view-major."""
         idx = view_indices(arr.shape[0], self.num_frames, self.sampling, self.views)  # (views, T)
-        try:
-            frames = np.asarray(arr[idx.reshape(-1)])
-        except (OSError, ValueError) as e:
-            raise FervidError(f"{self.clip_path(i)}: cannot read clip ({type(e).__name__}: {e})") from None
+        frames = self._read(i, arr, idx.reshape(-1))
         frames = frames.reshape(self.views, self.num_frames, *frames.shape[1:])  # (views, T, H, W, 3)
         return torch.cat(
             [

@@ -20,6 +20,8 @@ from typing import Any
 
 from fervid.errors import FervidError
 
+MEMORY_FORMATS = ("contiguous", "channels_last")  # trainer.memory_format (fervid.engine.module)
+
 DEFAULTS: dict[str, Any] = {
     "dataset": None,  # name for reports; the prepared dir's meta.json is the source of truth
     "seed": 0,
@@ -211,9 +213,9 @@ def validate(config: dict, where: str) -> None:
     config["trainer"]["precision"] = str(config["trainer"]["precision"])
     if config["trainer"]["precision"] not in precisions:
         raise FervidError(f"{where}: trainer.precision must be one of {', '.join(precisions)}")
-    if config["trainer"]["memory_format"] not in ("contiguous", "channels_last"):
+    if config["trainer"]["memory_format"] not in MEMORY_FORMATS:
         raise FervidError(
-            f"{where}: trainer.memory_format must be contiguous or channels_last, "
+            f"{where}: trainer.memory_format must be one of {', '.join(MEMORY_FORMATS)}, "
             f"got {config['trainer']['memory_format']!r}"
         )
     if not isinstance(config["model"]["kwargs"], dict):

@@ -66,7 +66,6 @@ def run_demo(
     jobs = jobs or usable_cpus()
     record = {
         "data_seed": data_seed,
-        "train_seed": seed,
         "subjects": subjects,
         "jobs": jobs,
         "threads_per_job": 1,

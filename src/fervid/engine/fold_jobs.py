@@ -38,9 +38,7 @@ def _exit_with(parent: int) -> None:
             time.sleep(2)
             try:
                 os.kill(parent, 0)
-            except ProcessLookupError:
-                os._exit(1)
-            except PermissionError:  # a new process under the same PID: ours has gone
+            except (ProcessLookupError, PermissionError):  # gone, or a new process under its PID
                 os._exit(1)
 
     threading.Thread(target=watch, daemon=True, name="fervid-parent-watch").start()

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fervid.engine.config import MEMORY_FORMATS
 from fervid.errors import FervidError
 
 
@@ -33,9 +34,6 @@ def warmup_cosine(step: int, *, warmup_steps: int, total_steps: int, min_ratio: 
         return (step + 1) / warmup_steps
     progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-MEMORY_FORMATS = ("contiguous", "channels_last")
 
 
 def to_memory_format(model: nn.Module, memory_format: str) -> nn.Module:
