@@ -20,6 +20,7 @@ every frame at the checkpoint's detection size, as ``fervid prepare`` does.
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -75,7 +76,8 @@ class Seen:
 
     track: Track
     box: tuple[float, float, float, float]
-    detected: bool  # by the detector in this frame (else: followed from the last detection)
+    detected: bool  # by the detector in this frame (else: followed from a detection)
+    frame: int = -1  # the frame; earlier than the current one when a new detection was followed back
 
 
 @dataclass
@@ -122,6 +124,15 @@ class FaceStage:
         self.frame = -1
         self.scale: float | None = None
         self.times = StageTimes()
+        # The frames since the last detection (index, grey copy): a face found by the next
+        # detection is followed back through them, so a face that appears (or reappears) between
+        # detections is not missed for up to detect_every - 1 frames.
+        self.recent: deque[tuple[int, np.ndarray]] = deque(maxlen=max(0, every - 1))
+
+    @property
+    def hold(self) -> int:
+        """How many frames back :meth:`step` may report a face (``Seen.frame``)."""
+        return self.recent.maxlen
 
     def _shrink(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         import cv2
@@ -138,7 +149,8 @@ class FaceStage:
         return small, cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
 
     def step(self, frame: np.ndarray) -> list[Seen]:
-        """The faces in the next frame (``(H, W, 3)`` uint8 RGB), in no particular order."""
+        """The faces in the next frame (``(H, W, 3)`` uint8 RGB), in no particular order; after a
+        detection, also the faces it found in the :attr:`hold` frames before (``Seen.frame``)."""
         self.frame += 1
         self.times.frames += 1
         t = self.frame
@@ -155,20 +167,35 @@ class FaceStage:
             for s in followed:
                 s.track.observe(t, s.box, detected=False)
             self.tracker.end_stale(t)
+            self.recent.append((t, gray))
             return followed
         t2 = time.perf_counter()
         s = self.scale
         boxes = [(x / s, y / s, bw / s, bh / s, sc) for x, y, bw, bh, sc in self.detector.detect(small)]
         self.times.detect += time.perf_counter() - t2
         self.times.detections += 1
-        return self._detected(t, boxes, gray)
+        t3 = time.perf_counter()
+        seen = self._detected(t, boxes, gray)
+        self.recent.clear()
+        self.times.track += time.perf_counter() - t3
+        return seen
 
     def _detected(self, t: int, boxes, gray) -> list[Seen]:
+        last_seen = {tr.key: tr.last_seen for tr in self.tracker.tracks}
         seen = []
         for tr, box in self.tracker.update(t, boxes):
-            if gray is not None:
-                tr.data["template"] = self._template(gray, tr.box)
-            seen.append(Seen(tr, tuple(float(v) for v in box[:4]), True))
+            seen.append(Seen(tr, tuple(float(v) for v in box[:4]), True, t))
+            if gray is None:
+                continue
+            tr.data["template"] = self._template(gray, tr.box)
+            before = last_seen.get(tr.key, -1)
+            for g, earlier in reversed(self.recent):  # back through the frames since the last detection
+                if g <= before:
+                    break
+                found = self._match(tr.data["template"], earlier, np.asarray(seen[-1].box), 0.25 * seen[-1].box[2])
+                if found is None:
+                    break
+                seen.append(Seen(tr, found, False, g))
         return seen
 
     def finish(self) -> None:
@@ -198,18 +225,23 @@ class FaceStage:
             box = self._follow(tr, t, gray)
             if box is None:
                 return None
-            out.append(Seen(tr, box, False))
+            out.append(Seen(tr, box, False, t))
         return out
 
     def _follow(self, tr: Track, t: int, gray: np.ndarray):
+        box = tr.predicted(t)
+        return self._match(tr.data.get("template"), gray, box, 0.25 * box[2] + float(np.abs(tr.velocity).max()))
+
+    def _match(self, tpl, gray: np.ndarray, box: np.ndarray, pad: float):
+        """Where template ``tpl`` best matches ``gray`` within ``pad`` pixels of ``box`` (frame pixels);
+        ``None`` when nowhere well enough."""
         import cv2
 
-        tpl = tr.data.get("template")
         if tpl is None:
             return None
         k, patch = tpl
-        x, y, w, h = tr.predicted(t) * self.scale
-        pad = 0.25 * w + float(np.abs(tr.velocity).max()) * self.scale  # room for the face to move
+        x, y, w, h = box[:4] * self.scale
+        pad *= self.scale  # room for the face to move
         x0, y0 = max(0, int(x - pad)), max(0, int(y - pad))
         x1, y1 = min(gray.shape[1], int(x + w + pad) + 1), min(gray.shape[0], int(y + h + pad) + 1)
         region = gray[y0:y1, x0:x1]
@@ -222,4 +254,4 @@ class FaceStage:
         if best < MIN_MATCH:
             return None
         s = self.scale
-        return ((x0 + mx / k) / s, (y0 + my / k) / s, float(tr.box[2]), float(tr.box[3]))
+        return ((x0 + mx / k) / s, (y0 + my / k) / s, float(box[2]), float(box[3]))

@@ -52,16 +52,19 @@ class CropStream:
         cropper: size, margin, smoothing and alignment of the crops.
         first: index of the face's first frame.
         frame_size: ``(height, width)`` of the video's frames.
-        lookahead: frames a crop waits for later boxes; at least ``2 * (smoothing // 2)`` with
-            alignment, ``smoothing // 2`` without (smaller values are raised to that).
+        lookahead: frames a crop waits for later boxes; at least ``hold + 2 * (smoothing // 2)``
+            with alignment, ``hold + smoothing // 2`` without (smaller values are raised to that).
+        hold: the last ``hold`` frames' boxes may still be given late (:meth:`revise`: a face
+            found by a detection is followed back through the frames since the previous one).
     """
 
-    def __init__(self, cropper: FaceCropper, first: int, frame_size: tuple[int, int], lookahead: int):
+    def __init__(self, cropper: FaceCropper, first: int, frame_size: tuple[int, int], lookahead: int, hold: int = 0):
         self.cropper, self.first = cropper, int(first)
         self.h, self.w = frame_size
         self.half = cropper.smoothing // 2 if cropper.smoothing > 1 else 0
         self.align = cropper.align and cropper.detector.name != "none"
-        self.lookahead = max(int(lookahead), self.half * (2 if self.align else 1))
+        self.hold = int(hold)
+        self.lookahead = max(int(lookahead), self.hold + self.half * (2 if self.align else 1))
         self.raw: list[tuple[float, float, float]] = []  # (cx, cy, side) per frame from `first` (seen ones matter)
         self.seen_at: list[int] = []  # frames where the face was seen, ascending
         self.geo: list[np.ndarray] = []  # smoothed (cx, cy, side) of the frames done so far with stage 1
@@ -84,6 +87,15 @@ class CropStream:
             self.raw.append((x + bw / 2, y + bh / 2, max(bw, bh)))  # a square keeps the crop's aspect ratio
             self.seen_at.append(t)
 
+    def revise(self, t: int, box) -> None:
+        """The face was seen at ``box`` in frame ``t`` after all (one of the last ``hold`` frames)."""
+        assert self.first + len(self.geo) <= t <= self.now, f"frame {t} is final or not added yet"
+        x, y, bw, bh = box[:4]
+        self.raw[t - self.first] = (x + bw / 2, y + bh / 2, max(bw, bh))
+        i = bisect.bisect_left(self.seen_at, t)
+        if i == len(self.seen_at) or self.seen_at[i] != t:
+            self.seen_at.insert(i, t)
+
     def close(self, last: int) -> None:
         """The face's last frame is ``last`` (frames after it are dropped)."""
         self.end = last
@@ -96,7 +108,7 @@ class CropStream:
     def ready(self, frames: FrameBuffer) -> list[Crop]:
         """Cut the crops that are final now (all of them once :meth:`close` was called)."""
         ended = self.end is not None
-        self._stage1(frames, self.end + 1 if ended else self.now - self.half + 1)
+        self._stage1(frames, self.end + 1 if ended else self.now - self.half - self.hold + 1)
         out = []
         while self.done <= (self.end if ended else self.now - self.lookahead):
             t = self.done

@@ -95,8 +95,8 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
 
 # While a track is unseen its predicted centre keeps moving, each frame at this fraction of the
 # previous frame's speed: a face hidden while walking is looked for further on, but the guess
-# stops drifting (at most 9 frames' worth of motion) when the face stood still behind something.
-DAMPING = 0.9
+# stops drifting (at most 19 frames' worth of motion) when the face stood still behind something.
+DAMPING = 0.95
 
 
 @dataclass(eq=False)
@@ -165,7 +165,7 @@ class MultiTracker:
                     self.tracks[r].observe(frame, boxes[c], detected=True)
                     pairs.append((self.tracks[r], boxes[c]))
                     unmatched.remove(c)
-        for c in unmatched:
+        for c in sorted(unmatched, key=lambda c: boxes[c][0]):  # faces that appear together: IDs left to right
             t = Track(key=self._keys, box=np.asarray(boxes[c][:4], float), last_seen=frame, first_seen=frame)
             self._keys += 1
             self.tracks.append(t)

@@ -130,8 +130,6 @@ class VideoRun:
         self.cropper = predictor.cropper
         half = self.cropper.smoothing // 2 if self.cropper.smoothing > 1 else 0
         span = half * (2 if self.cropper.align else 1)
-        self.lookahead = int(lookahead if lookahead is not None else span + (0 if live else self.window))
-        self.lookahead = max(self.lookahead, span)
         self.stage = FaceStage(
             self.cropper.detector,
             detect_max_side=self.cropper.detect_max_side,
@@ -139,6 +137,9 @@ class VideoRun:
             settings=settings,
             expected_frames=expected_frames,
         )
+        span += self.stage.hold  # a detection may still place a face in the frames since the previous one
+        self.lookahead = int(lookahead if lookahead is not None else span + (0 if live else self.window))
+        self.lookahead = max(self.lookahead, span)
         self.frames = FrameBuffer(self.lookahead + 1)
         self.keep_crops, self.live, self.batch_size = keep_crops, live, batch_size
         self.on_window, self.on_frame = on_window, on_frame
@@ -146,6 +147,7 @@ class VideoRun:
         self.pending: list[tuple[_Run, int, object]] = []
         self.size: tuple[int, int] | None = None
         self._last_pick = None
+        self._picks: dict[int, tuple | None] = {}  # largest: the face followed in the last few frames
         self._n_ended = 0
         self.times = StreamTimes()
 
@@ -165,24 +167,9 @@ class VideoRun:
         t1 = time.perf_counter()
         self.times.faces += t1 - t0
         if self.faces == "largest":
-            h, w = self.size
-            pick = follow([s.box for s in seen], self._last_pick, w, h)
-            self._last_pick = pick or self._last_pick
-            run = self.runs.get(0) or self._new_run(0, t, None)
-            self._add(run, t, pick)
+            self._follow_largest(t, seen)
         else:
-            by_key = {s.track.key: s for s in seen}
-            for s in seen:
-                if s.track.key not in self.runs:
-                    self._new_run(s.track.key, t, s.track)
-            for run in self.runs.values():
-                if run.end is None:
-                    s = by_key.get(run.key)
-                    self._add(run, t, s.box if s else None)
-            ended = self.stage.tracker.ended
-            for tr in ended[self._n_ended :]:
-                self._close(self.runs[tr.key], tr.last_seen)
-            self._n_ended = len(ended)
+            self._follow_all(t, seen)
         for run in self.runs.values():
             if run.end is None:
                 self._advance(run)
@@ -211,8 +198,51 @@ class VideoRun:
         return self._result(n)
 
     # -- internals -----------------------------------------------------------------------------
+    def _follow_largest(self, t: int, seen) -> None:
+        """One face, as FaceCropper.crop follows it: the most prominent, then the best overlap."""
+        h, w = self.size
+        run = self.runs.get(0) or self._new_run(0, t, None)
+        pick = follow([s.box for s in seen if s.frame == t], self._last_pick, w, h)
+        for g in sorted({s.frame for s in seen if s.frame < t}):  # found by a detection, followed back
+            if self._picks.get(g) is None and g >= run.first:
+                box = follow([s.box for s in seen if s.frame == g], self._picks.get(g - 1), w, h)
+                self._picks[g] = box
+                run.crops.revise(g, box)
+                run.last_seen = max(run.last_seen, g)
+        self._last_pick = pick or self._last_pick
+        self._picks[t] = pick
+        self._picks.pop(t - self.stage.hold - 1, None)
+        self._add(run, t, pick)
+
+    def _follow_all(self, t: int, seen) -> None:
+        """One run per face (track), from the first frame it was seen in."""
+        by_key: dict[int, dict[int, tuple]] = {}
+        tracks = {}
+        for s in seen:
+            by_key.setdefault(s.track.key, {})[s.frame] = s.box
+            tracks[s.track.key] = s.track
+        for key, boxes in by_key.items():
+            run = self.runs.get(key)
+            if run is None:
+                first = min(boxes)
+                run = self._new_run(key, first, tracks[key])
+                for g in range(first, t):
+                    self._add(run, g, boxes.get(g))
+            else:
+                for g in sorted(g for g in boxes if g < t):
+                    run.crops.revise(g, boxes[g])
+                    run.last_seen = max(run.last_seen, g)
+        for run in self.runs.values():
+            if run.end is None:
+                self._add(run, t, by_key.get(run.key, {}).get(t))
+        ended = self.stage.tracker.ended
+        for tr in ended[self._n_ended :]:
+            self._close(self.runs[tr.key], tr.last_seen)
+        self._n_ended = len(ended)
+
     def _new_run(self, key: int, first: int, track) -> _Run:
-        run = _Run(key, first, CropStream(self.cropper, first, self.size, self.lookahead), track)
+        crops = CropStream(self.cropper, first, self.size, self.lookahead, hold=self.stage.hold)
+        run = _Run(key, first, crops, track)
         if self.keep_crops:
             run.kept = []
         self.runs[key] = run
