@@ -87,3 +87,15 @@ def test_fill_nearest_and_smooth():
     assert fill_nearest(v, known)[:, 0].tolist() == [10, 10, 10, 10, 20, 20]
     s = smooth(np.array([[0.0], [0], [9], [0], [0]]), 3)
     assert s[:, 0].tolist() == pytest.approx([0, 3, 3, 3, 0])
+
+
+def test_fast_scale_keeps_the_smallest_haar_face_findable():
+    from fervid.data.detectors import fast_scale
+
+    haar = make_detector("haar")
+    for h, w in [(360, 640), (720, 1280), (1080, 1920)]:
+        s = fast_scale(haar, h, w)
+        assert round(h * s) == 240  # a face of 10% of the short side stays the cascade's 24 px
+        assert haar.smallest_face(h, w) * s == pytest.approx(haar.window)
+    assert fast_scale(haar, 180, 320) == 1.0  # never enlarged
+    assert fast_scale(make_detector("none"), 1080, 1920) == 1.0
