@@ -92,7 +92,7 @@ def agreement(fast, exhaustive):
 @pytest.mark.parametrize("video", ["single_face", "hide_return", "crossing"])
 def test_fast_detection_keeps_the_boxes_of_every_frame_detection(full_size, multi_face, video):
     path = SINGLE_FACE if video == "single_face" else multi_face[video]
-    fast = full_size.predict(path)  # the default: detect every 5th frame on a shrunk copy
+    fast = full_size.predict(path)  # the default: detect every 10th frame on a shrunk copy
     every = full_size.predict(path, settings=EXHAUSTIVE)
     median_iou, rate_fast, rate_every = agreement(fast, every)
     assert median_iou >= 0.9

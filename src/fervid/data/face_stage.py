@@ -52,7 +52,7 @@ class TrackSettings:
         min_hits: detections before a face is reported (fewer is most likely a false detection).
     """
 
-    detect_every: int = 5
+    detect_every: int = 10
     detect_size: Literal["auto", "full"] = "auto"
     max_gap_s: float = 2.0
     min_hits: int = 3

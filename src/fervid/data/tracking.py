@@ -41,6 +41,13 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / (union + 1e-9)
 
 
+def containment(a, b) -> float:
+    """Intersection of two ``(x, y, w, h)`` boxes over the smaller one's area (1: one inside the other)."""
+    iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return iw * ih / (min(a[2] * a[3], b[2] * b[3]) + 1e-9)
+
+
 def prominence(box, frame_w: int, frame_h: int) -> float:
     # Area discounted by distance from the frame centre: the subject of a FER clip is
     # usually the largest face near the middle.
@@ -95,8 +102,8 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
 
 # While a track is unseen its predicted centre keeps moving, each frame at this fraction of the
 # previous frame's speed: a face hidden while walking is looked for further on, but the guess
-# stops drifting (at most 19 frames' worth of motion) when the face stood still behind something.
-DAMPING = 0.95
+# stops drifting (at most 32 frames' worth of motion) when the face stood still behind something.
+DAMPING = 0.97
 
 
 @dataclass(eq=False)
@@ -137,7 +144,9 @@ class MultiTracker:
 
     Args:
         max_gap: frames a track stays alive unseen before it ends.
-        min_iou: a detection continues a track only if it overlaps the track's predicted box by this much.
+        min_iou: a detection continues a track if it overlaps the track's predicted box by this much
+            (or, for a track unseen in the previous frame, if its centre is within one face side of
+            the predicted centre, at a similar size).
         min_hits: detections before a track is confirmed and gets an ``id`` (1, 2, ... in order of
             confirmation); fewer, and it was most likely a false detection.
     """
@@ -151,21 +160,39 @@ class MultiTracker:
 
     def update(self, frame: int, boxes: list[Box]) -> list[tuple[Track, Box]]:
         """Associate the detector's ``boxes`` in ``frame`` with the live tracks; start tracks for the
-        rest. Returns each box with its track."""
+        rest, except boxes lying mostly (over half) on a face already matched or started in this
+        frame. Returns each kept box with its track."""
         from scipy.optimize import linear_sum_assignment
 
         self.end_stale(frame)
         pairs: list[tuple[Track, Box]] = []
         unmatched = list(range(len(boxes)))
         if self.tracks and boxes:
-            overlap = iou_matrix(np.stack([t.predicted(frame) for t in self.tracks]), np.array([b[:4] for b in boxes]))
-            rows, cols = linear_sum_assignment(1.0 - overlap)
+            predicted = np.stack([t.predicted(frame) for t in self.tracks])
+            dets = np.array([b[:4] for b in boxes], float)
+            overlap = iou_matrix(predicted, dets)
+            # Motion: centre distance in units of the predicted face's side. A face unseen for a
+            # while (hidden, crossing behind another) may come back beside its guessed place: it
+            # is taken up again within one face side, at a similar size.
+            gap = np.array([frame - t.last_seen for t in self.tracks])
+            side = predicted[:, 2:].max(axis=1)
+            centre = lambda b: b[:, :2] + b[:, 2:] / 2  # noqa: E731
+            dist = np.linalg.norm(centre(predicted)[:, None] - centre(dets)[None], axis=2) / side[:, None]
+            ratio = dets[None, :, 2] / predicted[:, None, 2]
+            near = (gap[:, None] > 1) & (dist < 1.0) & (ratio > 2 / 3) & (ratio < 3 / 2)
+            allowed = (overlap >= self.min_iou) | near
+            rows, cols = linear_sum_assignment(np.where(allowed, 1.0 - overlap + 0.1 * dist, 10.0))
             for r, c in zip(rows, cols):
-                if overlap[r, c] >= self.min_iou:
+                if allowed[r, c]:
                     self.tracks[r].observe(frame, boxes[c], detected=True)
                     pairs.append((self.tracks[r], boxes[c]))
                     unmatched.remove(c)
+        taken = [np.asarray(b[:4], float) for _, b in pairs]
         for c in sorted(unmatched, key=lambda c: boxes[c][0]):  # faces that appear together: IDs left to right
+            box = np.asarray(boxes[c][:4], float)
+            if any(containment(box, other) > 0.5 for other in taken):
+                continue  # a second box on a face already followed (Haar's shifted or nested duplicates)
+            taken.append(box)
             t = Track(key=self._keys, box=np.asarray(boxes[c][:4], float), last_seen=frame, first_seen=frame)
             self._keys += 1
             self.tracks.append(t)

@@ -114,7 +114,7 @@ class Predictor:
         ``faces="all"``: one track per face (:class:`TrackPrediction`, in ``result.tracks``);
         ``"largest"``: the most prominent face only, fervid's original one-face result.
         ``settings``: how faces are detected and followed (:class:`TrackSettings`; its default
-        detects every 5th frame on a shrunk copy, ``EXHAUSTIVE`` every frame at full size).
+        detects every 10th frame on a shrunk copy, ``EXHAUSTIVE`` every frame at full size).
         Raises :class:`FervidError` naming ``name`` when no frame has a face.
         """
         if len(frames) == 0:

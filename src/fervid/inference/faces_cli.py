@@ -10,6 +10,8 @@ from pathlib import Path
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
+    from fervid.data.face_stage import TrackSettings
+
     f = p.add_argument_group("faces")
     f.add_argument(
         "--faces",
@@ -21,10 +23,10 @@ def add_options(p: argparse.ArgumentParser) -> None:
     f.add_argument(
         "--detect-every",
         type=int,
-        default=5,
+        default=TrackSettings.detect_every,
         metavar="N",
         help="run the face detector every N frames and follow faces in between, detecting again early "
-        "when a face is lost (default 5; 1: every frame)",
+        f"when a face is lost (default {TrackSettings.detect_every}; 1: every frame)",
     )
     f.add_argument(
         "--detect-size",
@@ -34,7 +36,11 @@ def add_options(p: argparse.ArgumentParser) -> None:
         "it looks for; full: at the checkpoint's detection size, as `fervid prepare` does",
     )
     f.add_argument(
-        "--max-gap", type=float, default=2.0, metavar="S", help="seconds a face may be hidden and keep its ID (2)"
+        "--max-gap",
+        type=float,
+        default=TrackSettings.max_gap_s,
+        metavar="S",
+        help=f"seconds a face may be hidden and keep its ID ({TrackSettings.max_gap_s:g})",
     )
     f.add_argument(
         "--annotate",
