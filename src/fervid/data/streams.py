@@ -11,8 +11,10 @@ in ``n_dropped``, as :func:`~fervid.data.video.read_video` counts them).
 from __future__ import annotations
 
 import os
+import queue
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -111,3 +113,47 @@ def open_source(spec: str, *, paced: bool = True) -> VideoSource | CameraSource:
     if "://" in spec:
         raise FervidError(f"{spec}: unsupported stream ({', '.join(s[:-3] for s in URL_SCHEMES)} are read)")
     return VideoSource(spec, paced=paced)
+
+
+def prefetched(frames: Iterable, depth: int = 8) -> Iterator:
+    """``frames``, decoded ahead on a thread (up to ``depth`` waiting): PyAV decodes and converts
+    with the GIL released, so decoding overlaps the face stage and the model. An error in the
+    thread is raised here, where the frame would have come."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    frames = iter(frames)
+
+    def read() -> None:
+        try:
+            for frame in frames:
+                while not stop.is_set():
+                    try:
+                        q.put((frame, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as e:  # handed to the consumer
+            q.put((done, e))
+            return
+        finally:
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()  # a generator left half-way closes its container now, not at garbage collection
+        q.put((done, None))
+
+    thread = threading.Thread(target=read, name="fervid-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            frame, error = q.get()
+            if error is not None:
+                raise error
+            if frame is done:
+                return
+            yield frame
+    finally:
+        stop.set()

@@ -71,7 +71,7 @@ class Predictor:
         keep_crops: bool = False,
     ) -> VideoPrediction:
         """Decode ``video`` (PyAV, frame by frame) and classify it; see :meth:`predict_frames`."""
-        from fervid.data.streams import VideoSource
+        from fervid.data.streams import VideoSource, prefetched
 
         source = VideoSource(video)
         run = self.stream(
@@ -84,7 +84,7 @@ class Predictor:
             expected_frames=source.frames,
             keep_crops=keep_crops,
         )
-        for frame in source:
+        for frame in prefetched(source):
             run.push(frame)
         if run.frames.last < 0:
             raise FervidError(f"{video}: unreadable video (no decodable frames)")
