@@ -25,48 +25,11 @@ from fervid.data.face_stage import FAST, FaceStage, TrackSettings
 from fervid.data.track_crops import CropStream, FrameBuffer
 from fervid.data.tracking import follow
 from fervid.errors import FervidError
+from fervid.inference.face_run import Drawn, FaceRun
 from fervid.inference.predict import MIN_FACE_RATE, classify_inputs, window_input
-from fervid.inference.results import N_THUMBNAILS, TrackPrediction, VideoPrediction, WindowPrediction
+from fervid.inference.results import TrackPrediction, VideoPrediction, WindowPrediction
 
-THUMBNAIL_POOL = 64  # candidate crops kept per face for the thumbnails, thinned evenly as a video goes on
-
-
-@dataclass
-class Drawn:
-    """A face to draw on one frame: its track ID, box ``(x, y, w, h)``, and latest label."""
-
-    id: int
-    box: np.ndarray
-    label: str | None
-    prob: float | None
-
-
-class _Run:
-    """One face's crops, windows and thumbnails while the video streams in."""
-
-    def __init__(self, key: int, first: int, crops: CropStream, track=None):
-        self.key, self.first, self.crops, self.track = key, first, crops, track
-        self.seen: list[bool] = []  # per frame cut so far, from `first`
-        self.boxes: list[np.ndarray] = []
-        self.store: dict[int, np.ndarray] = {}  # crops of windows still to come
-        self.kept: list[np.ndarray] | None = None  # every crop, when asked for
-        self.next_start = first
-        self.spans: list[tuple[int, int]] = []
-        self.windows: list[WindowPrediction | None] = []  # None: waiting for the model
-        self.last_seen = first - 1
-        self.end: int | None = None
-        self.emitted = 0
-        self.thumbs: list[tuple[int, np.ndarray]] = []
-        self.thumb_step, self.n_seen = 1, 0
-        self.latest: WindowPrediction | None = None  # latest labelled window handed out
-
-    @property
-    def id(self) -> int | None:
-        return 1 if self.track is None else self.track.id
-
-    @property
-    def cut(self) -> int:
-        return self.first + len(self.seen)  # frames before this are cut
+__all__ = ["Drawn", "StreamTimes", "VideoRun"]
 
 
 @dataclass
@@ -143,8 +106,8 @@ class VideoRun:
         self.frames = FrameBuffer(self.lookahead + 1)
         self.keep_crops, self.live, self.batch_size = keep_crops, live, batch_size
         self.on_window, self.on_frame = on_window, on_frame
-        self.runs: dict[int, _Run] = {}
-        self.pending: list[tuple[_Run, int, object]] = []
+        self.runs: dict[int, FaceRun] = {}
+        self.pending: list[tuple[FaceRun, int, object]] = []
         self.size: tuple[int, int] | None = None
         self._last_pick = None
         self._picks: dict[int, tuple | None] = {}  # largest: the face followed in the last few frames
@@ -240,30 +203,26 @@ class VideoRun:
             self._close(self.runs[tr.key], tr.last_seen)
         self._n_ended = len(ended)
 
-    def _new_run(self, key: int, first: int, track) -> _Run:
+    def _new_run(self, key: int, first: int, track) -> FaceRun:
         crops = CropStream(self.cropper, first, self.size, self.lookahead, hold=self.stage.hold)
-        run = _Run(key, first, crops, track)
+        run = FaceRun(key, first, crops, track)
         if self.keep_crops:
             run.kept = []
         self.runs[key] = run
         return run
 
-    def _add(self, run: _Run, t: int, box) -> None:
+    def _add(self, run: FaceRun, t: int, box) -> None:
         run.crops.add(t, box)
         if box is not None:
             run.last_seen = t
 
-    def _close(self, run: _Run, last: int) -> None:
+    def _close(self, run: FaceRun, last: int) -> None:
         """The face's last frame is ``last``: cut its remaining crops, lay its last windows."""
         run.end = last
         if last < run.first:  # never seen (cannot happen for a track; a video's first frames)
             return
         run.crops.close(last)
-        keep = last + 1 - run.first
-        del run.seen[keep:], run.boxes[keep:]
-        if run.kept is not None:
-            del run.kept[keep:]
-        run.thumbs = [(f, c) for f, c in run.thumbs if f <= last]
+        run.truncate(last)
         self._advance(run)
         if not run.spans:
             self._window(run, run.first, last + 1)  # shorter than a window: one window over it all
@@ -271,19 +230,8 @@ class VideoRun:
             self._window(run, last + 1 - self.window, last + 1)
         run.store.clear()
 
-    def _advance(self, run: _Run) -> None:
-        for c in run.crops.ready(self.frames):
-            run.seen.append(c.seen)
-            run.boxes.append(c.box)
-            run.store[c.frame] = c.image
-            if run.kept is not None:
-                run.kept.append(c.image)
-            if c.seen:
-                if run.n_seen % run.thumb_step == 0:
-                    run.thumbs.append((c.frame, c.image))
-                    if len(run.thumbs) > THUMBNAIL_POOL:
-                        run.thumbs, run.thumb_step = run.thumbs[::2], run.thumb_step * 2
-                run.n_seen += 1
+    def _advance(self, run: FaceRun) -> None:
+        run.take(run.crops.ready(self.frames))
         while True:
             s, e = run.next_start, run.next_start + self.window
             if e > run.cut:
@@ -298,7 +246,7 @@ class VideoRun:
         for f in [f for f in run.store if f < floor]:
             del run.store[f]
 
-    def _window(self, run: _Run, s: int, e: int) -> None:
+    def _window(self, run: FaceRun, s: int, e: int) -> None:
         rate = float(np.mean(run.seen[s - run.first : e - run.first]))
         run.spans.append((s, e))
         if rate < MIN_FACE_RATE:
@@ -357,32 +305,9 @@ class VideoRun:
             faces.append(Drawn(run.id, run.boxes[i], w.label if w else None, w.probs[w.label] if w else None))
         self.on_frame(f, self.frames[f], sorted(faces, key=lambda d: d.id))
 
-    def _track(self, run: _Run, *, so_far: bool = False) -> TrackPrediction:
-        n = len(run.seen)
-        if so_far and self.faces == "all":
-            n = min(n, run.last_seen + 1 - run.first)  # frames after the last sighting may not be the face's
-        seen = np.array(run.seen[:n], dtype=bool)
-        windows = run.windows[: run.emitted] if so_far else list(run.windows)
-        labelled = [w for w in windows if w.label is not None]
-        overall = (
-            np.mean([[w.probs[c] for c in self.predictor.classes] for w in labelled], axis=0) if labelled else None
-        )
-        pool = [(f, c) for f, c in run.thumbs if f < run.first + n]
-        picks = np.linspace(0, len(pool) - 1, min(N_THUMBNAILS, len(pool))).round().astype(int) if pool else []
-        return TrackPrediction(
-            id=run.id,
-            first_frame=run.first,
-            end_frame=run.first + n,
-            fps=self.fps,
-            face_rate=float(seen.mean()) if n else 0.0,
-            windows=windows,
-            label=self.predictor.classes[int(overall.argmax())] if overall is not None else None,
-            probs=self.predictor._as_dict(overall) if overall is not None else None,
-            thumbnails=[(pool[i][0] / self.fps, pool[i][1].copy()) for i in picks],
-            boxes=np.array(run.boxes[:n]).reshape(-1, 4),
-            seen=seen,
-            clip=np.stack(run.kept) if run.kept else None,
-        )
+    def _track(self, run: FaceRun, *, so_far: bool = False) -> TrackPrediction:
+        last = run.last_seen if so_far and self.faces == "all" else None  # later frames may not be the face's
+        return run.prediction(self.predictor, self.fps, so_far=so_far, last=last)
 
     def snapshot(self) -> VideoPrediction | None:
         """The prediction so far (windows labelled until now), ``None`` before any face is confirmed."""
