@@ -140,21 +140,28 @@ def decode_time(video: Path, repeat: int) -> float:
     return best
 
 
-def agreement(fast, every) -> tuple[float, list[tuple[float, float]]]:
+def agreement(fast, every) -> tuple[float, list[tuple[float, float]], int]:
+    """Median IoU over the frames both saw of each every-frame face and the fast face that overlaps
+    it most (matched when their mean IoU there is at least 0.5); the matched faces' rates; and
+    how many every-frame faces had no match."""
     from fervid.data.tracking import iou
 
-    ious, rates = [], []
+    ious, rates, unmatched = [], [], 0
     for t in every.tracks:
-        candidates = []
+        best = (0.0, None, [])
         for u in fast.tracks:
             frames = [
                 f for f in range(t.first_frame, t.end_frame) if t.box_at(f) is not None and u.box_at(f) is not None
             ]
-            candidates.append((sum(iou(t.box_at(f), u.box_at(f)) for f in frames), u, frames))
-        _, u, frames = max(candidates, key=lambda c: c[0])
-        ious += [iou(t.box_at(f), u.box_at(f)) for f in frames]
-        rates.append((u.face_rate, t.face_rate))
-    return float(np.median(ious)), rates
+            values = [iou(t.box_at(f), u.box_at(f)) for f in frames]
+            if values and np.mean(values) >= 0.5 and sum(values) > best[0]:
+                best = (sum(values), u, values)
+        if best[1] is None:
+            unmatched += 1
+            continue
+        ious += best[2]
+        rates.append((best[1].face_rate, t.face_rate))
+    return float(np.median(ious)), rates, unmatched
 
 
 def main() -> None:
