@@ -57,6 +57,11 @@ class FaceCropper:
         align: rotate each crop so the eyes are level (OpenCV's Haar eye cascade).
         smoothing: moving-average window over frames for box centre, size and angle.
         detect_max_side: frames are downscaled to this long side for detection only.
+        detect_every, detect_size: ``1`` and ``full`` (the defaults) run the detector on every
+            frame at ``detect_max_side``; otherwise faces are found as ``fervid predict`` finds
+            them (:class:`~fervid.data.face_stage.FaceStage`: every ``detect_every`` frames, on a
+            copy shrunk as far as the detector allows with ``auto``, followed in between).
+            Stored in :attr:`config` only when not the defaults.
     """
 
     def __init__(
@@ -69,6 +74,8 @@ class FaceCropper:
         align: bool = False,
         smoothing: int = 5,
         detect_max_side: int = 640,
+        detect_every: int = 1,
+        detect_size: str = "full",
     ):
         if size < 8:
             raise FervidError(f"crop size {size} is too small (use at least 8)")
@@ -78,6 +85,9 @@ class FaceCropper:
         self.detector_model = detector_model
         self.size, self.margin, self.align = int(size), float(margin), bool(align)
         self.smoothing, self.detect_max_side = int(smoothing), int(detect_max_side)
+        from fervid.data.face_stage import TrackSettings  # checks the values
+
+        self.stage_settings = TrackSettings(detect_every=int(detect_every), detect_size=detect_size)
         self._eyes = None
 
     @property
@@ -90,15 +100,41 @@ class FaceCropper:
             "align": self.align,
             "smoothing": self.smoothing,
             "detect_max_side": self.detect_max_side,
-        }
+        } | self._fast_config()
+
+    def _fast_config(self) -> dict:
+        st = self.stage_settings
+        if (st.detect_every, st.detect_size) == (1, "full"):
+            return {}  # a prepared set made before these options existed has the same config
+        return {"detect_every": st.detect_every, "detect_size": st.detect_size}
 
     @classmethod
     def from_config(cls, cfg: dict) -> FaceCropper:
         known = {"detector", "detector_model", "size", "margin", "align", "smoothing", "detect_max_side"}
+        known |= {"detect_every", "detect_size"}
         unknown = set(cfg) - known
         if unknown:
             raise FervidError(f"preprocess config: unknown keys {sorted(unknown)}")
         return cls(**cfg)
+
+    def _detections(self, frames: list[np.ndarray]) -> list[list[Box]]:
+        """The faces in each frame: the detector on each, or (opted in) the fast face stage."""
+        if not self._fast_config():
+            return [self._detect(f) for f in frames]
+        from fervid.data.face_stage import FaceStage
+
+        stage = FaceStage(
+            self.detector,
+            detect_max_side=self.detect_max_side,
+            fps=30.0,
+            settings=self.stage_settings,
+            expected_frames=len(frames),
+        )
+        found: list[list[Box]] = [[] for _ in frames]
+        for f in frames:
+            for s in stage.step(f):
+                found[s.frame].append((*s.box, 1.0))
+        return found
 
     def _detect(self, frame: np.ndarray) -> list[Box]:
         import cv2
@@ -124,7 +160,7 @@ class FaceCropper:
             geometry = np.tile(np.array([w / 2, h / 2, max(w, h), 0.0]), (n, 1))
             return CropResult(clip=clip, detected=np.ones(n, bool), boxes=boxes, geometry=geometry)
 
-        chosen = track([self._detect(f) for f in frames], w, h)
+        chosen = track(self._detections(frames), w, h)
         detected = np.array([b is not None for b in chosen])
         if detected.any():
             # (cx, cy, side) per frame; a square keeps the crop's aspect ratio fixed.
