@@ -142,8 +142,15 @@ class FaceStage:
             self.scale = min(1.0, self.detect_max_side / max(h, w))
             if self.settings.detect_size == "auto":
                 self.scale = min(self.scale, fast_scale(self.detector, h, w))
-        if self.scale < 1.0:  # the same resize as FaceCropper's, so "full" gives its boxes
-            small = cv2.resize(frame, (round(w * self.scale), round(h * self.scale)), interpolation=cv2.INTER_AREA)
+        size = (round(w * self.scale), round(h * self.scale))
+        k = int(1 / self.scale)
+        if self.settings.detect_size == "auto" and k >= 2:
+            # INTER_AREA by a whole factor first (its fast path: 3x quicker on 1080p frames), then
+            # the rest of the way; "full" keeps FaceCropper's one resize, and so its boxes exactly.
+            mid = cv2.resize(frame, (w // k, h // k), interpolation=cv2.INTER_AREA)
+            small = cv2.resize(mid, size, interpolation=cv2.INTER_AREA)
+        elif self.scale < 1.0:
+            small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
         else:
             small = frame
         return small, cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
