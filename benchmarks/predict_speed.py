@@ -209,7 +209,7 @@ def main() -> None:
             print(agree[-1], flush=True)
 
         print("\n# " + describe_line(describe()))
-        print("| video | size | faces found | decode | detect | track | crop | model | whole | x real time |")
+        print("| video | size | face stage | decode | detect | track | crop | model | whole | x real time |")
         print("|---|---|---|---|---|---|---|---|---|---|")
         print("\n".join(rows))
         print(
