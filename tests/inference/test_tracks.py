@@ -133,7 +133,7 @@ def test_settings_are_checked():
 def test_cli_writes_a_track_per_face(tmp_path, face_ckpt, multi_face, capsys):
     out = tmp_path / "out"
     args = ["predict", str(multi_face["side_by_side"]), "--checkpoint", str(face_ckpt), "--json", str(out / "p.json")]
-    args += ["--csv", str(out / "p.csv"), "--plot", str(out / "p.png"), "--html", str(out / "p.html")]
+    args += ["--csv", str(out / "p.csv"), "--plot", str(out / "p.png"), "--html", str(out / "p.html"), "--saliency"]
     assert main(args) == 0, capsys.readouterr().err
     printed = capsys.readouterr().out
     assert "2 faces" in printed and "face 1 " in printed and "face 2 " in printed
@@ -149,4 +149,5 @@ def test_cli_writes_a_track_per_face(tmp_path, face_ckpt, multi_face, capsys):
     for i in (1, 2):  # one section, timeline and table per face
         assert f'id="video-0-face-{i}"' in page and f'id="windows-0-{i}"' in page
     assert page.count("class probabilities over time") == 2
+    assert page.count("Saliency (where the model looked)") == 2  # each face's crops explained
     assert (out / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
