@@ -20,6 +20,9 @@ smoothing crops, laying windows), model (building inputs + the forward pass). ``
 / wall time of one ``predict`` call, which includes decoding; ``x real time`` is whole / 30 fps.
 Best of ``--repeat`` runs.
 
+Live: ``--live`` latency (a window's last frame arriving to its label) with the defaults, on the
+smallest videos played at their own frame rate.
+
 Agreement: the defaults against the detector on every frame at full resolution
 (``detect_max_side`` = the frame's long side): median IoU of the boxes of matching faces in the
 frames both saw, and the face rates (all faces; and each face's own).
@@ -218,8 +221,27 @@ def main() -> None:
         print("|---|---|---|---|---|---|")
         print("\n".join(agree))
 
+        live_table(small, [v for v in videos if v[2][1] == min(h for _, _, (_, h), _ in videos)])
         if args.models:
             model_table(args.models.split(","), videos[0][3], args.repeat)
+
+
+def live_table(pred, videos) -> None:
+    """``--live`` on the smallest videos played at their own pace: latency from a window's last
+    frame arriving to its label, over every window of every face."""
+    from fervid.data.streams import open_source
+    from fervid.inference.live import run_live
+
+    print("\n| video | size | frames seen / dropped | windows | latency median | 95th percentile | max |")
+    print("|---|---|---|---|---|---|---|")
+    for label, _, (w, h), video in videos:
+        r = run_live(open_source(str(video)), pred)
+        ms = np.array(r.latencies) * 1000
+        print(
+            f"| {label} | {w}x{h} | {r.frames} / {r.dropped} | {len(ms)} | {np.median(ms):.0f} ms | "
+            f"{np.percentile(ms, 95):.0f} ms | {ms.max():.0f} ms |",
+            flush=True,
+        )
 
 
 def model_table(models: list[str], video: Path, repeat: int) -> None:
