@@ -29,7 +29,9 @@ frames both saw, and the face rates (all faces; and each face's own).
 
     python benchmarks/predict_speed.py [--sizes 640x360,1280x720,1920x1080] [--repeat 2] [--models c3d,r2plus1d]
 
-Prints the machine line (with the 2048^2 fp32 GEMM rate) and tables ready for docs/BENCHMARKS.md.
+Prints the machine line (with the 2048^2 fp32 GEMM rate) and tables ready for docs/BENCHMARKS.md;
+each speed row also gives the GEMM rate (GFLOP/s) measured just before its video and the
+1-minute load average after it, since a machine shared with other jobs changes speed mid-run.
 """
 
 from __future__ import annotations
@@ -175,7 +177,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from fervid.data.face_stage import EXHAUSTIVE, FAST
-    from fervid.machine import describe, describe_line
+    from fervid.machine import describe, describe_line, gemm_gflops
 
     torch.set_num_threads(os.cpu_count() or 1)
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
@@ -185,6 +187,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         videos = build_videos(Path(tmp), sizes)
         for label, _, (w, h), video in videos:
+            gemm = gemm_gflops(seconds=0.5)  # the machine's speed now, beside each figure (others may share it)
             t_decode = decode_time(video, args.repeat)
             results = {}
             for setting, settings in (("before", EXHAUSTIVE), ("after", FAST)):
@@ -198,7 +201,7 @@ def main() -> None:
                 rows.append(
                     f"| {label} | {w}x{h} | {setting} | "
                     + " | ".join(rates)
-                    + f" | {n / wall:.1f} | {n / wall / 30:.2f} |"
+                    + f" | {n / wall:.1f} | {n / wall / 30:.2f} | {gemm:.0f} | {os.getloadavg()[0]:.1f} |"
                 )
                 print(rows[-1], flush=True)
             full = predictor("c3d", detect_max_side=max(w, h))
@@ -212,8 +215,10 @@ def main() -> None:
             print(agree[-1], flush=True)
 
         print("\n# " + describe_line(describe()))
-        print("| video | size | face stage | decode | detect | track | crop | model | whole | x real time |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+        print(
+            "| video | size | face stage | decode | detect | track | crop | model | whole | x real time | GEMM | load |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         print("\n".join(rows))
         print(
             "\n| video | size | median IoU | face rate, after / every frame | each face's | faces, after / every frame |"
