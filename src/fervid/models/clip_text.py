@@ -21,9 +21,10 @@ from fervid.errors import FervidError
 VOCAB_SIZE = 49408  # CLIP's BPE vocabulary, special tokens included
 SOT, EOT = 49406, 49407
 
-# The zero-shot prompt set: each class is scored against the average of these templates' text
-# embeddings (the prompt ensembling of CLIP's zero-shot recipe, Radford et al. 2021, sec. 3.1.4).
-# Worded for fervid's class names, which are nouns ("happiness", "neutral" aside).
+# The text head's default templates when trained (``head="text"``, ``n_ctx=0``), filled with the
+# dataset's class names, which are nouns; each class is scored against the average of their text
+# embeddings (CLIP's prompt ensembling, Radford et al. 2021, sec. 3.1.4). Kept as they were so
+# that checkpoints trained with them rebuild the same class embeddings. Zero-shot uses FER_TEMPLATES.
 DEFAULT_TEMPLATES = (
     "a photo of a face showing {}.",
     "a close-up photo of a person's face expressing {}.",
