@@ -233,8 +233,8 @@ def clip_geometry(state: dict, info: dict) -> Geometry:
         acts = {vcfg.get("hidden_act", "quick_gelu")} | (
             {tcfg.get("hidden_act", "quick_gelu")} if text_pos is not None else set()
         )
-        how = "as config.json's hidden_act says" if config else "transformers' CLIP default (no config.json beside)"
-        source = "config.json and tensor shapes" if config else "tensor shapes"
+        how = "as config.json's hidden_act says" if config else "assumed: transformers' CLIP default (no config.json)"
+        source, act_known = ("config.json and tensor shapes" if config else "tensor shapes"), bool(config)
     elif "visual.conv1.weight" in state:
         names = ("visual.conv1.weight", "visual.positional_embedding")
         blocks, text_blocks = r"^visual\.transformer\.resblocks\.(\d+)\.", r"^transformer\.resblocks\.(\d+)\."
@@ -246,6 +246,7 @@ def clip_geometry(state: dict, info: dict) -> Geometry:
             given_heads, given_text_heads = width // int(vcfg.get("head_width", 64)), tcfg.get("heads", 8)
             acts = {"quick_gelu" if model_cfg.get("quick_gelu") else "gelu"}
             how, source = "as open_clip_config.json's quick_gelu says", "open_clip_config.json and tensor shapes"
+            act_known = True
         else:
             given_heads = given_text_heads = None
             acts = {"quick_gelu"}
@@ -253,7 +254,7 @@ def clip_geometry(state: dict, info: dict) -> Geometry:
                 "assumed: the file records no activation and OpenAI's CLIP, this layout's origin, uses it; "
                 "pass act='gelu' for open_clip weights trained with GELU"
             )
-            source = "tensor shapes"
+            source, act_known = "tensor shapes", False
     else:
         return Geometry()  # fervid's own names or no CLIP: the loader says what does not fit
     if len(acts) != 1:
@@ -270,7 +271,7 @@ def clip_geometry(state: dict, info: dict) -> Geometry:
         source,
         activation_line(next(iter(acts)), how),
     )
-    if model_cfg is None and "visual.conv1.weight" in state:  # the activation is assumed: a default only
+    if not act_known:  # an assumed activation is a default only: act= settles it
         g.defaults["act"], g.assumed["act"] = g.kwargs.pop("act"), ""
     g.set_heads("heads", width, given_heads)
     if embed_dim is not None:

@@ -264,7 +264,10 @@ def verify_path(path: Path) -> None:
         (w for w in _WEIGHTS.values() if isinstance(w.source, Url) and w.source.cache_name == path.name and w.sha256),
         None,
     )
-    bad = mismatch(path, registered.sha256 if registered else None)
+    try:
+        bad = mismatch(path, registered.sha256 if registered else None)
+    except OSError as e:
+        raise FervidError(f"{path}: cannot read it to check its SHA-256 ({e.strerror or e})") from None
     if bad is None:
         return
     if registered is not None:
