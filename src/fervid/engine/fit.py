@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fervid.checkpoint import atomic_write_bytes
+from fervid.engine.config import resolve_pretrained_geometry
 from fervid.engine.layout import fold_dir
 from fervid.engine.protocol import RULE_WORDS, folds_document, multi_seed, plan_folds, protocol_name
 from fervid.errors import FervidError
@@ -151,6 +152,7 @@ def train_run(
     meta, records = read_meta(prepared), read_manifest(prepared)
     check_clips(prepared, records, meta.get("size"))  # every clip whole, before any training
     config["dataset"] = config["dataset"] or meta.get("dataset")
+    resolve_pretrained_geometry(config)
     resolve_model_sizes(config)
     resolve_class_names(config, meta["classes"])
     rule, plans = plan_folds(config, records)

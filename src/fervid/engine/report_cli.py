@@ -8,11 +8,18 @@ import argparse
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "evaluate",
-        help="re-score a checkpoint on a prepared dataset",
+        help="re-score a checkpoint (or zero-shot CLIP) on a prepared dataset",
         description="Score a fervid checkpoint on a prepared dataset: every clip, or the test "
-        "subjects of one fold of a run (--fold). Classes are matched by name.",
+        "subjects of one fold of a run (--fold). Classes are matched by name. --zero-shot clip "
+        "scores CLIP without training (the dataset's classes, CLIP's FER2013 prompts or --prompts) "
+        "with the same metrics (WAR = accuracy, UAR).",
     )
-    p.add_argument("checkpoint", metavar="CKPT", help="fervid checkpoint (.safetensors)")
+    p.add_argument("checkpoint", nargs="?", metavar="CKPT", help="fervid checkpoint (.safetensors)")
+    p.add_argument("--zero-shot", choices=["clip"], help="no checkpoint: score zero-shot CLIP")
+    p.add_argument(
+        "--zero-shot-weights", metavar="WEIGHTS", help="with --zero-shot: CLIP weights (default clip/openai)"
+    )
+    p.add_argument("--prompts", metavar="FILE.yaml", help="with --zero-shot: per-class prompts (class: [text, ...])")
     p.add_argument("--data", required=True, metavar="PREPARED", help="directory written by `fervid prepare`")
     p.add_argument("--fold", type=int, metavar="I", help="score only fold I's test subjects")
     p.add_argument("--run-dir", metavar="RUN", help="run holding folds.json (default: the checkpoint's run)")
@@ -71,18 +78,35 @@ def run_evaluate(args: argparse.Namespace) -> int:
     import json
 
     from fervid.engine.evaluate import evaluate_checkpoint
+    from fervid.errors import FervidError
 
-    r = evaluate_checkpoint(
-        args.checkpoint,
-        args.data,
-        fold=args.fold,
-        run_dir=args.run_dir,
-        batch_size=args.batch_size,
-        device=args.device,
-        views=args.test_views,
-        crops=args.test_crops,
-        predictions=args.predictions,
-    )
+    common = dict(fold=args.fold, run_dir=args.run_dir, batch_size=args.batch_size, device=args.device)
+    if bool(args.checkpoint) == bool(args.zero_shot):
+        raise FervidError("give a checkpoint CKPT or --zero-shot clip (one of them)")
+    if args.zero_shot:
+        from fervid.engine.evaluate_zero_shot import evaluate_zero_shot
+
+        if args.test_views or args.test_crops:
+            raise FervidError("--test-views/--test-crops apply to checkpoints; zero-shot scores one view")
+        r = evaluate_zero_shot(
+            args.data,
+            model=args.zero_shot,
+            weights=args.zero_shot_weights,
+            prompts=args.prompts,
+            predictions=args.predictions,
+            **common,
+        )
+    else:
+        if args.zero_shot_weights or args.prompts:
+            raise FervidError("--zero-shot-weights and --prompts apply to --zero-shot only")
+        r = evaluate_checkpoint(
+            args.checkpoint,
+            args.data,
+            views=args.test_views,
+            crops=args.test_crops,
+            predictions=args.predictions,
+            **common,
+        )
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
@@ -92,7 +116,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         f"{r['model']} ({r['checkpoint']}) on {r['data']}, {where}: {r['n_test']} clips"
         + (f", {views} views each" if views > 1 else "")
     )
-    print(f"accuracy {r['accuracy'] * 100:.2f} %  UAR {r['uar'] * 100:.2f} %  macro-F1 {r['macro_f1'] * 100:.2f} %")
+    print(
+        f"accuracy (WAR) {r['accuracy'] * 100:.2f} %  UAR {r['uar'] * 100:.2f} %  macro-F1 {r['macro_f1'] * 100:.2f} %"
+    )
     width = max(map(len, r["classes"]))
     print("confusion matrix (rows = true class):")
     for name, row in zip(r["classes"], r["confusion_matrix"]):

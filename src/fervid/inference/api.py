@@ -64,11 +64,14 @@ class VideoPrediction:
     label: str | None
     probs: dict[str, float] | None
     classes: list[str]
+    # Zero-shot: the prompts each class was scored against (meta.extra["prompts"]); None for a trained model.
+    prompts: dict | None = None
     # A few (time in s, face crop uint8 (S, S, 3)) pairs for plots; not part of to_dict().
     thumbnails: list[tuple[float, np.ndarray]] = field(default_factory=list, repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        """The JSON form: ``{"video", "fps", "frames", "face_rate", "windows", "label", "probs"}``."""
+        """The JSON form: ``{"video", "fps", "frames", "face_rate", "windows", "label", "probs"}``, and
+        ``"prompts"`` (recipe, templates, per-class prompts) for a zero-shot prediction."""
         return {
             "video": self.video,
             "fps": round(self.fps, 4),
@@ -77,6 +80,7 @@ class VideoPrediction:
             "windows": [w.to_dict() for w in self.windows],
             "label": self.label,
             "probs": self.probs,
+            **({"prompts": self.prompts} if self.prompts is not None else {}),
         }
 
 
@@ -191,6 +195,7 @@ class Predictor:
             label=self.classes[int(overall.argmax())] if overall is not None else None,
             probs=self._as_dict(overall) if overall is not None else None,
             classes=self.classes,
+            prompts=self.meta.extra.get("prompts"),
             thumbnails=_thumbnails(np.asarray(crop.clip), detected, fps),
         )
 
