@@ -112,10 +112,17 @@ def prepare_run_dir(run_dir: Path, config: dict, folds_doc: dict) -> None:
     if folds_path.is_file():
         from fervid.engine.protocol import fold_entries
 
-        if fold_entries(json.loads(folds_path.read_text())) != folds_doc["folds"]:
+        old_doc = json.loads(folds_path.read_text())
+        if fold_entries(old_doc) != folds_doc["folds"]:
             raise FervidError(
                 f"{folds_path}: the fold lists differ from this dataset's (was the prepared data changed?); "
                 "use another --run-dir"
+            )
+        was, now = (old_doc.get("prepared") or {}).get("fingerprint"), folds_doc["prepared"]["fingerprint"]
+        if was and was != now:
+            raise FervidError(
+                f"{folds_path}: this run was trained on other data (fingerprint {was[:12]}, these are "
+                f"{now[:12]}: same clip IDs, other labels or clip content); use another --run-dir"
             )
     if _is_main():
         atomic_write_bytes(cfg_path, dump_config(config).encode())
@@ -141,6 +148,7 @@ def train_run(
     """
     from fervid.data import read_manifest, read_meta
     from fervid.data.verify import check_clips
+    from fervid.engine.integrity import data_fingerprint
     from fervid.engine.preemption import fold_errors, stop_if_signalled
     from fervid.engine.runlock import fold_lock, run_files_lock
 
@@ -159,10 +167,11 @@ def train_run(
     if bad:
         raise FervidError(f"--fold {bad[0]}: the protocol has folds 0..{k - 1}")
     run_dir.mkdir(parents=True, exist_ok=True)
+    doc = folds_document(config, records, rule, plans, meta, data_fingerprint(prepared, records))
     with run_files_lock(run_dir):
-        prepare_run_dir(run_dir, config, folds_document(config, records, rule, plans, meta))
+        prepare_run_dir(run_dir, config, doc)
     if config["protocol"]["rule"] == "auto":
-        log(f"rule auto -> {rule} ({RULE_WORDS[rule]}): {protocol_name(rule, k)}")
+        log(f"rule auto -> {rule} ({RULE_WORDS[rule]}): {protocol_name(rule, k, doc['prepared']['subject_ids'])}")
 
     multi = multi_seed(config)
     for plan in (p for p in plans if folds is None or p["fold"] in folds):
@@ -183,7 +192,15 @@ def train_run(
         )
         with fold_lock(fdir), fold_errors(config, name, fdir):
             result = train_fold(
-                config, plan, fdir, meta=meta, records=records, rule=rule, n_folds=k, resume=resume and started
+                config,
+                plan,
+                fdir,
+                meta=meta,
+                records=records,
+                rule=rule,
+                n_folds=k,
+                prepared=doc["prepared"],
+                resume=resume and started,
             )
         if result is not None:
             log(f"{name}: accuracy {result['accuracy']:.1%}, UAR {result['uar']:.1%} ({result['selection']})")
@@ -284,10 +301,12 @@ def train_fold(
     records,
     rule: str,
     n_folds: int,
+    prepared: dict,
     resume: bool,
 ) -> dict | None:
     """Train one fold of one seed (``plan["seed"]``), select its weights on validation, score
-    its test subjects once (fervid.engine.fold_result).
+    its test subjects once (fervid.engine.fold_result). ``prepared``: folds.json's record of the
+    data (fervid.engine.protocol.prepared_info).
 
     Writes ``fdir/{last.ckpt, best.ckpt, model.safetensors, predictions.csv, result.json,
     metrics.csv}``; returns the fold result on the main process, ``None`` on the others.
@@ -414,7 +433,8 @@ def train_fold(
             meta=meta,
             records=records,
             rule=rule,
-            protocol=protocol_name(rule, n_folds),
+            protocol=protocol_name(rule, n_folds, prepared["subject_ids"]),
+            prepared=prepared,
             classes=classes,
             info=info,
             train_time=train_time,
