@@ -36,8 +36,8 @@ def load_run_predictions(run_dir: str | os.PathLike) -> tuple[list[str] | None, 
     classes, table = None, {}
     for _, fold, fdir in layout.fold_dirs(Path(run_dir)):
         path = fdir / "predictions.csv"
-        if not (fdir / "result.json").is_file() or not path.is_file():
-            continue
+        if not (fdir / "result.json").is_file() or not path.is_file() or not path.stat().st_size:
+            continue  # unfinished folds; missing and empty files are named by the integrity notes
         cls, rows = read_predictions(path)
         if classes is not None and cls != classes:
             raise FervidError(f"{path}: classes differ from the run's other folds")

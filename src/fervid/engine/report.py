@@ -173,9 +173,8 @@ def _subject_ids(folds_json: dict, dataset: str, run_dir: Path) -> bool:
     recorded = (folds_json.get("prepared") or {}).get("subject_ids")
     if isinstance(recorded, bool):
         return recorded
-    pairs = [
-        (r["clip_id"], r["subject"]) for f in layout.files(run_dir, "predictions.csv") for r in read_predictions(f)[1]
-    ]
+    files = [f for f in layout.files(run_dir, "predictions.csv") if f.stat().st_size]  # empty ones are named elsewhere
+    pairs = [(r["clip_id"], r["subject"]) for f in files for r in read_predictions(f)[1]]
     return subject_ids_known(pairs) if pairs else dataset.lower() not in NO_IDENTITIES
 
 
