@@ -264,8 +264,8 @@ def table(docs: list[dict]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--label", default="after", help="before or after (the fervid version on the path)")
-    ap.add_argument("--null", type=int, default=400, help="studies per null scenario")
-    ap.add_argument("--power", type=int, default=200, help="studies per power scenario")
+    ap.add_argument("--null", type=int, default=300, help="studies per null scenario")
+    ap.add_argument("--power", type=int, default=150, help="studies per power scenario")
     ap.add_argument("--workers", type=int, default=os.cpu_count())
     ap.add_argument("--out", type=Path, help="JSON of every study's figures")
     ap.add_argument("--table", nargs="+", type=Path, metavar="JSON", help="print the table of earlier runs")

@@ -1,8 +1,8 @@
 """fervid.engine.stats: the subject-level paired statistics, McNemar and Holm.
 
 The null and power checks simulate studies in which every subject favours one model on all of
-their clips and seeds (/work/shared/REFERENCE.md, "Paired comparisons when clips share a
-subject"); the same tests with clips as the unit are run beside them and must fail the bounds,
+their clips and seeds (clustered data: Field & Welsh 2007, JRSS-B 69(3)); the same tests with
+clips as the unit are run beside them and must fail the bounds,
 so the bounds are known to tell the two apart. The full calibration, through `fervid compare`,
 is benchmarks/paired_calibration.py (docs/BENCHMARKS.md).
 """

@@ -15,11 +15,13 @@ contributions, and:
   are exchangeable", swapping the models on all of a subject's clips and seeds flips the sign
   of its contribution; p = share of sign patterns whose |Δ| reaches the observed one
   (``scipy.stats.permutation_test``, ``permutation_type="samples"``; exact when 2^units fits
-  the resamples). Reference: /work/shared/REFERENCE.md's sources, e.g. Efron & Tibshirani.
+  the resamples), exact under exchangeability within a subject.
 - :func:`cluster_bootstrap`: BCa interval of Δ from resampling units with replacement
-  (``scipy.stats.bootstrap``; Field & Welsh 2007, "Bootstrapping clustered data").
+  (``scipy.stats.bootstrap``; Efron & Tibshirani 1993, *An Introduction to the Bootstrap*,
+  ch. 8 and 14; Field & Welsh 2007, "Bootstrapping clustered data", JRSS-B 69(3)).
 - :func:`mcnemar_exact`: McNemar's exact test (``scipy.stats.binomtest`` on the discordant
-  counts), which counts clips as independent: descriptive only.
+  counts), which assumes independent test items (Dietterich 1998, *Neural Computation* 10(7))
+  and so counts clips of one subject as independent: descriptive only.
 - :func:`holm`: Holm's (1979) step-down adjustment for several comparisons with one baseline.
 """
 
