@@ -110,6 +110,7 @@ def prepare_run_dir(run_dir: Path, config: dict, folds_doc: dict) -> None:
                 "use the same config or another --run-dir"
             )
     if folds_path.is_file():
+        from fervid.engine.integrity import check_same_data
         from fervid.engine.protocol import fold_entries
 
         old_doc = json.loads(folds_path.read_text())
@@ -118,12 +119,7 @@ def prepare_run_dir(run_dir: Path, config: dict, folds_doc: dict) -> None:
                 f"{folds_path}: the fold lists differ from this dataset's (was the prepared data changed?); "
                 "use another --run-dir"
             )
-        was, now = (old_doc.get("prepared") or {}).get("fingerprint"), folds_doc["prepared"]["fingerprint"]
-        if was and was != now:
-            raise FervidError(
-                f"{folds_path}: this run was trained on other data (fingerprint {was[:12]}, these are "
-                f"{now[:12]}: same clip IDs, other labels or clip content); use another --run-dir"
-            )
+        check_same_data(folds_path, old_doc, folds_doc)
     if _is_main():
         atomic_write_bytes(cfg_path, dump_config(config).encode())
         _write_json(folds_path, folds_doc)
@@ -191,17 +187,7 @@ def train_run(
             f"{len(plan['test'])} test clips" + (" (resuming)" if started else "")
         )
         with fold_lock(fdir), fold_errors(config, name, fdir):
-            result = train_fold(
-                config,
-                plan,
-                fdir,
-                meta=meta,
-                records=records,
-                rule=rule,
-                n_folds=k,
-                prepared=doc["prepared"],
-                resume=resume and started,
-            )
+            result = train_fold(config, plan, fdir, meta=meta, records=records, doc=doc, resume=resume and started)
         if result is not None:
             log(f"{name}: accuracy {result['accuracy']:.1%}, UAR {result['uar']:.1%} ({result['selection']})")
     if not _is_main() or not report:
@@ -299,14 +285,12 @@ def train_fold(
     *,
     meta: dict,
     records,
-    rule: str,
-    n_folds: int,
-    prepared: dict,
+    doc: dict,
     resume: bool,
 ) -> dict | None:
     """Train one fold of one seed (``plan["seed"]``), select its weights on validation, score
-    its test subjects once (fervid.engine.fold_result). ``prepared``: folds.json's record of the
-    data (fervid.engine.protocol.prepared_info).
+    its test subjects once (fervid.engine.fold_result). ``doc``: the run's folds.json document
+    (its rule, k and record of the prepared data).
 
     Writes ``fdir/{last.ckpt, best.ckpt, model.safetensors, predictions.csv, result.json,
     metrics.csv}``; returns the fold result on the main process, ``None`` on the others.
@@ -432,9 +416,9 @@ def train_fold(
             progress,
             meta=meta,
             records=records,
-            rule=rule,
-            protocol=protocol_name(rule, n_folds, prepared["subject_ids"]),
-            prepared=prepared,
+            rule=doc["rule"],
+            protocol=protocol_name(doc["rule"], doc["k"], doc["prepared"]["subject_ids"]),
+            prepared=doc["prepared"],
             classes=classes,
             info=info,
             train_time=train_time,

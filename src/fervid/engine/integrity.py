@@ -70,6 +70,17 @@ def subject_ids_known(pairs: Iterable[tuple[str, str]]) -> bool:
     return any(str(clip) != str(subject) for clip, subject in pairs)
 
 
+def check_same_data(folds_path: Path, old: dict, new: dict) -> None:
+    """Refuse to train into a run (its folds.json ``old``) from data whose fingerprint differs
+    from the one it was trained on (``new``: this training's folds.json document)."""
+    was, now = (old.get("prepared") or {}).get("fingerprint"), new["prepared"]["fingerprint"]
+    if was and was != now:
+        raise FervidError(
+            f"{folds_path}: this run was trained on other data (fingerprint {was[:12]}, these are "
+            f"{now[:12]}: the same clip IDs with other labels or clip content); use another --run-dir"
+        )
+
+
 @dataclass
 class RunChecks:
     """What :func:`check_run` found in one run directory (paths as strings)."""
