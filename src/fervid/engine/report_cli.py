@@ -54,22 +54,34 @@ def add_parser(subparsers) -> None:
         metavar="OUT.html",
         help="also write a self-contained HTML report (default RUN/report.html)",
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="report folds that fail the integrity checks (predictions edited after their metrics, "
+        "folds from other data) anyway; the report says so",
+    )
     p.set_defaults(func=run_report)
 
     p = subparsers.add_parser(
         "compare",
         help="table of several runs (Markdown, CSV, bar chart) with paired tests",
         description="One row per run: accuracy and UAR mean ± std (over folds, and across seeds), "
-        "macro-F1, params, GMACs, train time, and against a baseline run McNemar's exact p "
-        "and paired-bootstrap 95 %% intervals of the accuracy and UAR differences on the "
-        "clips both scored. Writes OUT (.md), OUT's .csv and .png, and prints the table.",
+        "macro-F1, params, GMACs, train time, and against a baseline run the accuracy and UAR "
+        "differences on the clips both scored, with the subject as the unit: cluster-bootstrap "
+        "95 %% intervals and sign-flip permutation p-values (Holm-adjusted with more than two runs). "
+        "Writes OUT (.md), OUT's .csv and .png, and prints the table.",
     )
     p.add_argument("run_dirs", nargs="+", metavar="RUN")
-    p.add_argument("--baseline", metavar="RUN", help="the run the others are tested against (default: best UAR)")
+    p.add_argument("--baseline", metavar="RUN", help="the run the others are tested against (default: the first RUN)")
     p.add_argument(
         "--out", default="results.md", help="Markdown file; .csv and .png go beside it (default %(default)s)"
     )
-    p.add_argument("--force", action="store_true", help="compare runs on different datasets or folds anyway")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="compare runs on different datasets, folds or data, or whose files fail the integrity checks, "
+        "anyway (the table says so)",
+    )
     p.add_argument("--html", metavar="OUT.html", help="also write the table and chart as one self-contained HTML file")
     p.set_defaults(func=run_compare)
 
@@ -136,7 +148,7 @@ def run_report(args: argparse.Namespace) -> int:
     from fervid.engine.report import write_report
     from fervid.engine.report_md import summary_line
 
-    r = write_report(args.run_dir)
+    r = write_report(args.run_dir, force=args.force)
     print(summary_line(r))
     print(f"wrote {Path(args.run_dir) / 'report.md'}, results.json and {len(r['plots'])} plots")
     if args.html is not None:
