@@ -31,13 +31,26 @@ def use_caches(monkeypatch, root: Path, *, offline: bool = False) -> tuple[Path,
 
 
 @contextmanager
-def serve(directory: Path):
-    """Serve ``directory`` over HTTP on 127.0.0.1; yields ``(base_url, requests)``, the paths asked for."""
+def serve(directory: Path, *, cut: tuple[str, ...] = ()):
+    """Serve ``directory`` over HTTP on 127.0.0.1; yields ``(base_url, requests)``, the paths asked for.
+
+    The first request for each path in ``cut`` announces the whole file (Content-Length) but gets
+    half of it before the server closes the connection, as a dropped connection does."""
     requests: list[str] = []
+    pending = set(cut)
 
     class Handler(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):  # quiet
             requests.append(self.path)
+
+        def copyfile(self, source, outputfile):
+            if self.path not in pending:
+                return super().copyfile(source, outputfile)
+            pending.discard(self.path)
+            data = source.read()
+            outputfile.write(data[: len(data) // 2])
+            outputfile.flush()
+            self.close_connection = True
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(directory)))
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

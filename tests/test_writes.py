@@ -40,7 +40,7 @@ def test_cli_turns_stray_write_errors_into_one_line(tmp_path, capsys, monkeypatc
 
     from fervid.engine import report
 
-    def full(run_dir):
+    def full(run_dir, **_):
         writer = threading.Thread(target=thread_full, name="writer")
         writer.start()
         writer.join()

@@ -47,9 +47,12 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: CheckpointM
 
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], CheckpointMeta]:
     """Weights and metadata of a fervid checkpoint; a one-line FervidError for anything else."""
+    from fervid.models.hub import verify_path
+
     path = Path(path)
     if not path.is_file():
         raise FervidError(f"{path}: no such checkpoint file")
+    verify_path(path)  # where its SHA-256 is known (a hash in its name): checked before it is read
     meta_json = None
     try:
         if path.suffix == ".safetensors":

@@ -48,7 +48,7 @@ def test_report_page(browser, tiny_study, tmp_path):
     assert len(folds) == len(results["folds"]) + 1
     for row, f in zip(folds, results["folds"]):
         assert row[:5] == [str(f["fold"]), f["n_test"], f["accuracy"], f["uar"], f["macro_f1"]]
-    assert folds[-1][1:5] == [results["n_test_total"], *(results["mean"][k] for k in ("accuracy", "uar", "macro_f1"))]
+    assert folds[-1][1:5] == [results["n_test_clips"], *(results["mean"][k] for k in ("accuracy", "uar", "macro_f1"))]
     matrix = browser.evaluate(session, TABLE_CELLS % "confusion-matrix")
     assert [row[0] for row in matrix] == results["classes"]
     assert [row[1:-1] for row in matrix] == results["confusion_matrix_sum"]
@@ -118,7 +118,7 @@ def test_multi_seed_report_page_with_errors_and_saliency(browser, seeded_runs, t
     for row, p in zip(folds[len(r["folds"]) :], r["per_seed"]):
         assert row[0] == str(p["seed"]) and row[3:6] == [p["mean"][k] for k in KEYS]
     last = folds[-1]
-    assert last[0] == "all" and last[2:6] == [r["n_test_total"], *(r["mean"][k] for k in KEYS)]
+    assert last[0] == "all" and last[2:6] == [r["n_test_clips"], *(r["mean"][k] for k in KEYS)]
     texts = browser.evaluate(session, TABLE_TEXT % "folds")[-1]
     for k, text in zip(KEYS, texts[3:6]):  # mean ± std across seeds (seeds) ± fold std (folds)
         assert (
@@ -182,24 +182,25 @@ def test_compare_page_has_the_paired_columns(browser, seeded_runs, tmp_path):
     out = tmp_path / "compare.html"
     runs = [seeded_runs["wide"], seeded_runs["small"]]
     rows = compare_runs(runs, tmp_path / "results.md", baseline=runs[0], html=out)
-    assert rows[1]["mcnemar_p"] is not None and rows[1]["paired_note"] == "paired on seeds 0 only"
+    assert rows[1]["p_value"] is not None and rows[1]["paired_note"] == "paired on seeds 0 only"
     session, images = _open(browser, out, tmp_path / "compare.png")
     assert len(images) == 1
     cells = browser.evaluate(session, TABLE_CELLS % "compare")
     texts = browser.evaluate(session, TABLE_TEXT % "compare")
     for row, r in zip(cells, rows):
         assert row[0] == r["label"] and row[4:7] == [r[f"{k}_mean"] for k in KEYS]
-    assert texts[0][3] == "4/4 (2 seeds)" and texts[1][3] == "2/2"
+    assert texts[0][3] == "2 folds × 2 seeds" and texts[1][3] == "2/2"
     assert texts[0][4].endswith("(folds)") and f"± {rows[0]['accuracy_std_seeds'] * 100:.1f} (seeds)" in texts[0][4]
     cells = browser.evaluate(session, TABLE_CELLS % "paired")
     texts = browser.evaluate(session, TABLE_TEXT % "paired")
     assert [row[0] for row in cells] == [r["label"] for r in rows]
-    assert texts[0][1:] == ["baseline", "", "baseline", "", "–", "–", "–", "baseline"]
+    assert texts[0][1:] == ["baseline", "", "–", "baseline", "", "–", "–", "–", "–", "–", "baseline"]
     r = rows[1]
-    assert cells[1][1] == r["accuracy_diff"] and cells[1][3] == r["uar_diff"]
+    assert cells[1][1] == r["accuracy_diff"] and cells[1][4] == r["uar_diff"]
     assert texts[1][2] == f"[{r['accuracy_diff_low'] * 100:+.1f}, {r['accuracy_diff_high'] * 100:+.1f}]"
-    assert texts[1][4] == f"[{r['uar_diff_low'] * 100:+.1f}, {r['uar_diff_high'] * 100:+.1f}]"
-    assert cells[1][5:] == [r["mcnemar_p"], r["paired_clips"], "0", "paired on seeds 0 only"]
+    assert texts[1][5] == f"[{r['uar_diff_low'] * 100:+.1f}, {r['uar_diff_high'] * 100:+.1f}]"
+    assert cells[1][3] == r["accuracy_p_value"] and cells[1][6] == r["p_value"] and texts[1][7] == "4 subjects"
+    assert cells[1][8:] == [r["mcnemar_clip_p"], r["paired_clips"], "0", "paired on seeds 0 only"]
     assert "Paired against the baseline" in browser.evaluate(session, "document.body.innerText")
 
 

@@ -48,12 +48,13 @@ def test_ferv39k_trains_once_on_train_and_tests_once_on_test(tmp_path, layouts, 
     prepare(root, tmp_path / "ferv39k", "ferv39k", size=16, detector="none", progress=False)
     folds, results, run = _train(tmp_path, "ferv39k", val=0.2)
     assert (folds["rule"], folds["rule_requested"], folds["k"]) == ("holdout", "auto", 1)
+    assert folds["prepared"]["subject_ids"] is False  # FERV39k publishes no identities: each clip its own subject
     ids = lambda rows: sorted(r.split(",")[0].replace("/", "__") for r in rows)  # noqa: E731
     [fold] = folds["folds"]
     assert fold["test_subjects"] == ids(test) and len(fold["val_subjects"]) == 1
     assert sorted(fold["train_subjects"] + fold["val_subjects"]) == ids(train)
     assert _tested(run, 0) == ids(test)  # every test clip from the official test list, each once
-    assert results["n_folds"] == 1 and results["protocol"] == "train/test holdout, subject-independent"
+    assert results["n_folds"] == 1 and results["protocol"] == "official train/test split"
     assert "rule auto -> holdout" in capsys.readouterr().out
 
 
@@ -79,6 +80,7 @@ def test_mafw_trains_on_its_five_official_folds(tmp_path, layouts, capsys):
         official = [f"{2 * k + 1:05d}", f"{2 * k + 2:05d}"]  # set_{k+1}/test.txt
         assert fold["test_subjects"] == official and _tested(run, k) == official
         assert not set(fold["train_subjects"]) & set(official)
-    assert results["n_folds"] == 5 and results["protocol"] == "5-fold subject-independent"
+    assert results["n_folds"] == 5 and results["protocol"] == "5-fold official splits"
+    assert "no subject identities" in (run / "report.md").read_text()
     assert len(json.loads((tmp_path / "mafw" / "meta.json").read_text())["classes"]) == 11
     assert "rule auto -> fixed" in capsys.readouterr().out

@@ -25,13 +25,30 @@ FOLDS = {
     2: {"cm": [[1, 0, 0], [1, 0, 0], [0, 0, 0]], "accuracy": 1 / 2, "uar": 1 / 2, "macro_f1": 1 / 3},
 }
 
+# The same clips, all right.
+PERFECT = {
+    i: {
+        **f,
+        "cm": [[sum(row) if r == c else 0 for c in range(3)] for r, row in enumerate(f["cm"])],
+        "accuracy": 1.0,
+        "uar": 1.0,
+        "macro_f1": 1.0,
+    }
+    for i, f in FOLDS.items()
+}
 
 PREPROCESS = {"detector": "haar", "margin": 0.0, "size": 16}
 
 
-def write_predictions_of(fdir: Path, fold: int, cm, subject: str, seed: int = 0) -> None:
+def clip_ids_of(fold: int, cm) -> list[str]:
+    """The clips of :func:`write_predictions_of`, in its order."""
+    return [f"f{fold}_{true}_{j}" for i, true in enumerate(CLASSES) for j in range(sum(cm[i]))]
+
+
+def write_predictions_of(fdir: Path, fold: int, cm, subject: str | None, seed: int = 0) -> None:
     """predictions.csv matching confusion matrix ``cm``: the j-th clip of true class i is clip
-    ``f{fold}_{class}_{j}``, right for the first cm[i][i] clips, then wrong as the counts say."""
+    ``f{fold}_{class}_{j}``, right for the first cm[i][i] clips, then wrong as the counts say;
+    all of ``subject``, or (``None``) each clip its own subject."""
     from fervid.engine.predictions import write_predictions
 
     rows = []
@@ -43,7 +60,7 @@ def write_predictions_of(fdir: Path, fold: int, cm, subject: str, seed: int = 0)
             rows.append(
                 {
                     "clip_id": f"f{fold}_{true}_{j}",
-                    "subject": subject,
+                    "subject": subject or f"f{fold}_{true}_{j}",
                     "label": true,
                     "predicted": CLASSES[p],
                     "probs": probs,
@@ -67,16 +84,33 @@ def make_run(
     preprocess: dict = PREPROCESS,
     fold_data: dict = FOLDS,
     predictions: bool = False,
+    data: str = "A",
+    legacy: bool = False,
+    seeds: tuple[int, ...] = (),
+    identities: bool = True,
 ) -> Path:
     """A run directory with config.yaml, folds.json and fold_XX/result.json for ``folds``
     (``fold_data``: FOLDS or another table of the same shape); ``predictions`` adds each fold's
-    predictions.csv; ``with_results`` adds results.json (no plots, to keep tests fast)."""
+    predictions.csv; ``with_results`` adds results.json (no plots, to keep tests fast).
+
+    The integrity records (fervid.engine.integrity) are written as training writes them: the
+    data fingerprint (a stand-in named by ``data``: runs with other ``data`` were trained on
+    other data under the same names) and each predictions.csv's hash; ``legacy`` leaves them
+    out, as runs made before them. ``seeds`` (two or more): the several-seed layout,
+    ``seed_S/fold_XX`` for every seed and each of ``folds``. ``identities=False``: data without
+    subject identities, each clip its own subject (as the DFEW, FERV39k and MAFW readers make them)."""
+    import hashlib
+
     from fervid.data.manifest import write_meta
+    from fervid.engine.integrity import sha256_file
 
     root.mkdir(parents=True, exist_ok=True)
     prepared = root.parent / f"prepared_{dataset}"  # only meta.json: names the dataset and classes
     write_meta(prepared, {"dataset": dataset, "classes": CLASSES, "size": 16})
     prepared_info = {"dataset": dataset, "size": 16, "preprocess": preprocess, "options": {}}
+    fingerprint = None if legacy else hashlib.sha256(f"{dataset}/{data}".encode()).hexdigest()
+    if not legacy:
+        prepared_info.update(fingerprint=fingerprint, subject_ids=identities)
     config = {
         "dataset": None,
         "seed": seed,
@@ -85,25 +119,34 @@ def make_run(
         "protocol": {"folds": k, "rule": "id", "val_subjects": 0.25},
     }
     (root / "config.yaml").write_text(yaml.safe_dump(config))
-    subjects = test_subjects or [[f"S{i}"] for i in range(k)]
+    subjects = test_subjects or [[f"S{i}"] if identities else clip_ids_of(i, fold_data[i]["cm"]) for i in range(k)]
     (root / "folds.json").write_text(
         json.dumps(
             {
                 "rule": "id",
                 "k": k,
                 "seed": seed,
+                **({"seeds": list(seeds)} if seeds else {}),
                 "prepared": prepared_info,
                 "folds": [
-                    {"fold": i, "train_subjects": [], "val_subjects": [], "test_subjects": subjects[i]}
+                    {
+                        **({"seed": s} if seeds else {}),
+                        "fold": i,
+                        "train_subjects": [],
+                        "val_subjects": [],
+                        "test_subjects": subjects[i],
+                    }
+                    for s in seeds or [seed]
                     for i in range(k)
                 ],
             }
         )
     )
-    for i in folds:
+    for run_seed, i in [(s, i) for s in seeds or [seed] for i in folds]:
         f = fold_data[i]
         result = {
             "fold": i,
+            "seed": run_seed,
             "accuracy": f["accuracy"],
             "uar": f["uar"],
             "macro_f1": f["macro_f1"],
@@ -124,10 +167,15 @@ def make_run(
                 for e in range(3)
             ],
         }
-        (root / f"fold_{i:02d}").mkdir(exist_ok=True)
-        (root / f"fold_{i:02d}" / "result.json").write_text(json.dumps(result))
+        fdir = root / (f"seed_{run_seed}/fold_{i:02d}" if len(seeds) > 1 else f"fold_{i:02d}")
+        fdir.mkdir(parents=True, exist_ok=True)
         if predictions:
-            write_predictions_of(root / f"fold_{i:02d}", i, f["cm"], subjects[i][0], seed)
+            write_predictions_of(fdir, i, f["cm"], subjects[i][0] if identities else None, run_seed)
+        if not legacy:
+            result["data_fingerprint"] = fingerprint
+            if predictions:
+                result["predictions_sha256"] = sha256_file(fdir / "predictions.csv")
+        (fdir / "result.json").write_text(json.dumps(result))
     if with_results:
         from fervid.engine.report import build_results
 

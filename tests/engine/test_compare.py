@@ -3,7 +3,7 @@
 import csv
 
 import pytest
-from report_fixtures import FOLDS, assert_png, make_run
+from report_fixtures import PERFECT, assert_png, make_run
 
 from fervid.cli import main
 from fervid.engine.compare import compare_runs
@@ -76,19 +76,7 @@ def test_compare_warns_when_preprocessing_differs(tmp_path):
     assert "prepared differently" not in (tmp_path / "same.md").read_text()
 
 
-PERFECT = {
-    i: {
-        **f,
-        "cm": [[sum(row) if r == c else 0 for c in range(3)] for r, row in enumerate(f["cm"])],
-        "accuracy": 1.0,
-        "uar": 1.0,
-        "macro_f1": 1.0,
-    }
-    for i, f in FOLDS.items()
-}
-
-
-def test_paired_tests_against_the_best_run_in_table_and_csv(tmp_path, capsys):
+def test_paired_tests_against_the_first_run_in_table_and_csv(tmp_path, capsys):
     a = make_run(tmp_path / "a", model="c3d", predictions=True, with_results=True)
     best = make_run(tmp_path / "best", model="tsm", fold_data=PERFECT, predictions=True, with_results=True)
     other = make_run(
@@ -98,31 +86,56 @@ def test_paired_tests_against_the_best_run_in_table_and_csv(tmp_path, capsys):
     assert main(["compare", str(a), str(best), str(other), "--out", str(out)]) == 0
     md = out.read_text()
     lines = md.splitlines()
-    assert lines[0].endswith("| Δ accuracy [95 % CI] | Δ UAR [95 % CI] | McNemar p |")
-    # a is wrong on 2 of 9 clips that the best run gets right: b = 2, c = 0, p = 2 * 1/4.
-    assert lines[2].startswith("| c3d |") and lines[2].endswith(" | 0.5 |") and "| -22.2 [" in lines[2]
-    assert lines[3].endswith("| baseline | baseline | – |")
-    assert "Paired against the baseline tsm" in md and "vivit (not tested: preprocessing differs)" in md
+    assert lines[0].endswith(
+        "| Δ accuracy [95 % CI] | p (Δ acc.) | Δ UAR [95 % CI] | p (Δ UAR) | unit | McNemar p (clips, descriptive) |"
+    )
+    assert lines[2].startswith("| c3d |") and lines[2].endswith("| baseline | – | baseline | – | – | – |")
+    # tsm is right on the 2 clips c3d misses (folds 0 and 2): Δ accuracy = mean over folds of
+    # (1/4, 0, 1/2) = 25 points, Δ UAR = mean(1/6, 0, 1/2) = 22.2. Three subjects, one of them
+    # (fold 1) contributing nothing: 4 of the 8 sign patterns reach |Δ|, p = 0.5.
+    assert "| +25.0 [" in lines[3] and "| +22.2 [" in lines[3] and lines[3].endswith("| 0.5 | 3 subjects | 0.5 |")
+    assert "Paired against the baseline c3d (the first run given)" in md and "sign-flip permutation" in md
+    assert "vivit (not tested: preprocessing differs)" in md and "Holm" not in md  # one comparison tested
     with open(out.with_suffix(".csv"), newline="") as f:
         rows = {r["model"]: r for r in csv.DictReader(f)}
-    assert rows["c3d"]["baseline"] == "tsm" and float(rows["c3d"]["mcnemar_p"]) == 0.5
-    assert (int(rows["c3d"]["mcnemar_b"]), int(rows["c3d"]["mcnemar_c"]), int(rows["c3d"]["paired_clips"])) == (2, 0, 9)
-    assert float(rows["c3d"]["accuracy_diff_pct"]) == pytest.approx(-200 / 9, abs=1e-3)  # CSV: 3 decimals
-    low, high = float(rows["c3d"]["accuracy_diff_low_pct"]), float(rows["c3d"]["accuracy_diff_high_pct"])
-    assert low <= -22.222 <= high <= 0
-    assert rows["vivit"]["mcnemar_p"] == "" and rows["vivit"]["paired_note"] == "not tested: preprocessing differs"
+    t = rows["tsm"]
+    assert t["baseline"] == "c3d" and float(t["p_value"]) == 0.5 and float(t["accuracy_p_value"]) == 0.5
+    assert t["test"] == "sign-flip permutation test over 3 subjects (Δ UAR)" and (t["unit"], t["n_units"]) == (
+        "subject",
+        "3",
+    )
+    assert (int(t["mcnemar_b"]), int(t["mcnemar_c"]), int(t["paired_clips"])) == (0, 2, 9)
+    assert float(t["mcnemar_clip_p"]) == pytest.approx(0.5)  # reproducible from b and c: 2 * P[X <= 0], X ~ Bin(2, 1/2)
+    assert float(t["accuracy_diff_pct"]) == pytest.approx(25.0) and float(t["uar_diff_pct"]) == pytest.approx(
+        200 / 9, abs=1e-3
+    )
+    low, high = float(t["accuracy_diff_low_pct"]), float(t["accuracy_diff_high_pct"])
+    assert 0 <= low <= 25.0 <= high
+    assert rows["vivit"]["p_value"] == "" and rows["vivit"]["paired_note"] == "not tested: preprocessing differs"
     again = compare_runs([a, best, other])  # seeded: the same interval every time
-    assert again[0]["accuracy_diff_low"] * 100 == pytest.approx(low, abs=1e-3)
-    rows = compare_runs([a, best], baseline=a)
-    assert rows[0]["paired_note"] == "baseline" and rows[1]["mcnemar_p"] == 0.5 and rows[1]["accuracy_diff"] > 0
+    assert again[1]["accuracy_diff_low"] * 100 == pytest.approx(low, abs=1e-3)
+    rows = compare_runs([a, best], baseline=best)
+    assert rows[1]["paired_note"] == "baseline" and rows[0]["p_value"] == 0.5 and rows[0]["accuracy_diff"] < 0
     with pytest.raises(FervidError, match="--baseline .* not one of the runs"):
         compare_runs([a, best], baseline=other)
     capsys.readouterr()
 
 
+def test_several_runs_are_holm_adjusted(tmp_path):
+    a = make_run(tmp_path / "a", model="c3d", predictions=True, with_results=True)
+    b = make_run(tmp_path / "b", model="tsm", fold_data=PERFECT, predictions=True, with_results=True)
+    c = make_run(tmp_path / "c", model="vivit", fold_data=PERFECT, predictions=True, with_results=True)
+    rows = compare_runs([a, b, c], tmp_path / "t.md")
+    assert [r.get("p_value") for r in rows] == [None, 1.0, 1.0]  # 0.5 each, × 2 comparisons
+    assert rows[1]["test"].endswith("Holm-adjusted for 2 comparisons")
+    assert "Holm-adjusted for the 2 comparisons with the baseline" in (tmp_path / "t.md").read_text()
+
+
 def _table(seeds, clips, wrong=()):
     return ["x", "y"], {
-        (s, c): {"label": "x", "predicted": "y" if (s, c) in wrong else "x"} for s in seeds for c in clips
+        (s, c): {"label": "x", "predicted": "y" if (s, c) in wrong else "x", "subject": f"P{c[1:]}", "fold": 0}
+        for s in seeds
+        for c in clips
     }
 
 
@@ -135,7 +148,8 @@ def test_pairing_by_seed_and_clip_and_what_is_not_tested():
     worse = _table([0, 1], clips, wrong={(0, "c1"), (0, "c2"), (1, "c1")})
     t = paired_comparison(res, res, base, worse, resamples=100)
     assert t["tested"] and t["seeds"] == [0, 1] and t["n_clips"] == 12  # seed 2 is the base run's alone
-    assert (t["b"], t["c"]) == (3, 0) and t["mcnemar_p_per_seed"] == {"0": 0.5, "1": 1.0} and t["mcnemar_p"] == 1.0
+    assert (t["b"], t["c"], t["unit"], t["n_units"]) == (3, 0, "subject", 12)
+    assert t["mcnemar_clip_p"] == pytest.approx(0.25)
     assert t["accuracy_diff"][0] == pytest.approx(-3 / 24)
     assert (
         paired_comparison(res, res, base, _table([5], clips))["reason"]
@@ -144,4 +158,10 @@ def test_pairing_by_seed_and_clip_and_what_is_not_tested():
     assert "scored clips differ" in paired_comparison(res, res, base, _table([0], clips[:-1]))["reason"]
     other_folds = {**res, "split": {**res["split"], "test_subjects_sha1": "def"}}
     assert paired_comparison(res, other_folds, base, base)["reason"] == "test folds differ"
+    other_data = [{**res, "prepared": {"fingerprint": f}} for f in ("aaa", "bbb")]
+    assert paired_comparison(*other_data, base, base)["reason"] == "different data (other fingerprint)"
     assert "no per-clip predictions" in paired_comparison(res, res, base, (None, {}))["reason"]
+    moved = {k: {**v, "subject": "P0"} for k, v in base[1].items()}
+    assert "different labels, subjects or folds" in paired_comparison(res, res, base, (base[0], moved))["reason"]
+    clip_ids = {k: {**v, "subject": k[1]} for k, v in base[1].items()}  # no identities: each clip its own subject
+    assert paired_comparison(res, res, (base[0], clip_ids), (base[0], clip_ids))["unit"] == "clip"

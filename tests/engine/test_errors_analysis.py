@@ -67,7 +67,8 @@ def test_report_lists_errors_from_predictions_files(tmp_path):
     run = make_run(tmp_path / "run", predictions=True)
     r = write_report(run)
     files = sorted(run.glob("fold_*/predictions.csv"))
-    assert r["errors"] == {**error_analysis(files), "strips": {}}  # the report's analysis is the function's
+    want = {**error_analysis(files), "strips": {}, "missing": [], "empty": []}
+    assert r["errors"] == want  # the report's analysis is the function's, with the folds it could not read
     md = (run / "report.md").read_text()
     assert "## Errors" in md and "| anger | 4 | 1 (25.0 %) | happiness 25.0 % (1) |" in md
     assert "| f0_anger_1 | S0 | anger | 1/1 | happiness ×1 | 0.10 | – |" in md

@@ -146,3 +146,29 @@ def test_cli_json_and_text(run, capsys):
     assert main(["evaluate", str(ckpt), "--data", str(data)]) == 0
     out = capsys.readouterr().out
     assert "all clips: 8 clips" in out and "UAR" in out and "surprise" in out
+
+
+def test_zero_shot_clip_gives_war_and_uar_on_a_prepared_set(tmp_path, capsys):
+    """`fervid evaluate --zero-shot clip`: the dataset's classes, CLIP's FER2013 prompts, a trained model's metrics."""
+    from hub_fixtures import tiny_hf_clip
+
+    from fervid.engine.predictions import metrics_of, read_predictions
+
+    clip_dir = tmp_path / "clip"
+    tiny_hf_clip(context=24).save_pretrained(clip_dir)
+    data = make_prepared(tmp_path / "prep", {"s1": ["anger", "happiness", "surprise"], "s2": ["happiness", "anger"]})
+    args = ["evaluate", "--zero-shot", "clip", "--zero-shot-weights", str(clip_dir), "--data", str(data)]
+    assert main([*args, "--json", "--predictions", str(tmp_path / "p.csv")]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["classes"] == DATA_CLASSES and r["n_test"] == 5 and r["model"] == "clip"
+    classes, rows = read_predictions(tmp_path / "p.csv")
+    again = metrics_of(rows, classes)  # the same metrics as a trained model's, from the same rows
+    assert (r["accuracy"], r["uar"]) == (again["accuracy"], again["uar"]) and 0 <= r["uar"] <= 1
+    assert r["notes"][0].startswith("zero-shot clip: not trained on any data") and "FER2013" in r["notes"][0]
+    assert r["prompts"]["by_class"]["surprise"][0] == "a photo of a surprised looking face."
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"clip (zero-shot clip: {clip_dir}) on {data}, all clips: 5 clips")
+    assert "accuracy (WAR) " in out and " UAR " in out
+    assert main([*args, "--test-views", "2"]) == 2
+    assert main(["evaluate", "--data", str(data)]) == 2 and "one of them" in capsys.readouterr().err

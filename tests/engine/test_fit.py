@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from tiny_prepared import TINY_C3D, make_prepared
@@ -35,6 +36,30 @@ def run(tmp_path_factory):
     config = tiny_config(tmp)
     results = train_run(config, tmp / "run")
     return tmp, config, results
+
+
+def test_records_integrity_and_refuses_other_data_in_the_same_run_dir(run):
+    """result.json hashes its predictions.csv and names the data's fingerprint (folds.json's);
+    training into the run from other data under the same clip IDs is refused before any work."""
+    import copy
+
+    from fervid.engine.integrity import sha256_file
+
+    tmp, config, _ = run
+    folds = json.loads((tmp / "run" / "folds.json").read_text())
+    assert folds["prepared"]["subject_ids"] is True and len(folds["prepared"]["fingerprint"]) == 64
+    for fdir in sorted((tmp / "run").glob("fold_*")):
+        r = json.loads((fdir / "result.json").read_text())
+        assert r["predictions_sha256"] == sha256_file(fdir / "predictions.csv")
+        assert r["data_fingerprint"] == folds["prepared"]["fingerprint"]
+    (tmp / "data").rename(tmp / "kept")
+    try:  # the same clip IDs, subjects and labels at the same path; other pixels
+        make_prepared(tmp / "data", seed=1)
+        with pytest.raises(FervidError, match="run was trained on other data"):
+            train_run(copy.deepcopy(config), tmp / "run", resume=True)
+    finally:
+        shutil.rmtree(tmp / "data", ignore_errors=True)
+        (tmp / "kept").rename(tmp / "data")
 
 
 def test_learns_well_above_chance(run):

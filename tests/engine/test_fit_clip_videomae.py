@@ -57,3 +57,21 @@ def test_class_names_that_are_not_the_data_classes_are_refused(tmp_path):
     wrong = "model.kwargs.class_names=[a, b, c, d, e, f]"
     with pytest.raises(FervidError, match="differ from the prepared data's classes"):
         train_run(_config(tmp_path, "clip", wrong), tmp_path / "run", folds=[0])
+
+
+def test_a_run_from_weights_of_another_size_records_their_geometry(tmp_path):
+    """model.kwargs left empty: the run is built, recorded and checkpointed with the weights' geometry."""
+    import yaml
+    from hub_fixtures import perturb, tiny_hf_videomae_config
+    from transformers import VideoMAEModel
+
+    make_prepared(tmp_path / "data", subjects=4, frames=4)
+    config = tiny_hf_videomae_config(hidden_size=24, num_hidden_layers=1, num_attention_heads=3, intermediate_size=48)
+    perturb(VideoMAEModel(config)).save_pretrained(tmp_path / "hf")  # q/v biases off zero, as trained ones are
+    cfg = _config(tmp_path, "videomae", f"model.pretrained={tmp_path / 'hf'}")
+    cfg["model"]["kwargs"] = {}
+    train_run(cfg, tmp_path / "run", folds=[0])
+    recorded = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["model"]["kwargs"]
+    assert (recorded["embed_dim"], recorded["depth"], recorded["num_heads"], recorded["patch_size"]) == (24, 1, 3, 8)
+    model, meta = load_checkpoint(tmp_path / "run" / "fold_00" / "model.safetensors")
+    assert meta.model_kwargs == recorded and model.fc_norm.weight.shape == (24,)

@@ -157,3 +157,72 @@ def test_zero_shot_predictor_saves_as_a_checkpoint(clip_dir, tmp_path):
     x = torch.randn(2, 3, 8, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(model(x), predictor.model(x), atol=0, rtol=0)
+
+
+def test_default_prompts_follow_clips_fer2013_recipe(clip_dir):
+    """CLIP's zero-shot FER2013 recipe (Radford et al. 2021; openai/CLIP data/prompts.md): adjectives, six templates."""
+    from fervid.models.clip_text import FER_TEMPLATES
+
+    predictor = load_zero_shot(clip_dir, neutral=True, preprocess=face_preprocess(32))
+    record = predictor.meta.extra["prompts"]
+    assert record["templates"] == list(FER_TEMPLATES) and "FER2013" in record["recipe"]
+    assert record["by_class"]["happiness"][0] == "a photo of a happy looking face."
+    assert record["by_class"]["neutral"][2] == "a photo of a face looking neutral."
+    assert record["by_class"]["fear"][5] == "look at how fearful they are."
+    assert predictor.model.head.tokens.shape[0] == 7 * len(FER_TEMPLATES)
+    own = load_zero_shot(clip_dir, classes=["Happy", "calm"], preprocess=face_preprocess(32))  # known and not
+    assert (
+        own.classes == ["Happy", "calm"]
+        and own.meta.extra["prompts"]["by_class"]["calm"][3] == "a face that looks calm."
+    )
+
+
+PROMPTS_YAML = """\
+# per-class descriptions; commas, colons and quotes are part of the text
+happiness:
+  - "a face with a broad smile, lifted cheeks, and creased eyes"
+  - a photo of a happy looking face.
+sadness: "a face with lowered mouth corners, heavy eyelids, and a raised inner brow"
+neutral:
+  - 'a calm face: relaxed mouth, smooth forehead, level brows'
+"""
+
+
+def test_cli_prompts_file_with_commas_and_the_json_records_them(clip_dir, small_video, tmp_path, capsys):
+    (tmp_path / "prompts.yaml").write_text(PROMPTS_YAML)
+    out = tmp_path / "p.json"
+    args = ["predict", str(small_video), "--zero-shot", "clip", "--zero-shot-weights", str(clip_dir)]
+    code = main(
+        [*args, "--prompts", str(tmp_path / "prompts.yaml"), "--window", "24", "--stride", "24", "--json", str(out)]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    doc = json.loads(out.read_text())
+    assert list(doc["tracks"][0]["overall"]["probs"]) == ["happiness", "sadness", "neutral"]  # every face's
+    assert doc["prompts"]["by_class"] == {
+        "happiness": ["a face with a broad smile, lifted cheeks, and creased eyes", "a photo of a happy looking face."],
+        "sadness": ["a face with lowered mouth corners, heavy eyelids, and a raised inner brow"],
+        "neutral": ["a calm face: relaxed mouth, smooth forehead, level brows"],
+    }
+    assert (
+        doc["prompts"]["recipe"] == f"prompts from {tmp_path / 'prompts.yaml'}" and doc["prompts"]["templates"] is None
+    )
+    assert main([*args, "--prompts", str(tmp_path / "prompts.yaml"), "--neutral"]) == 2
+    assert "--prompts names the classes" in capsys.readouterr().err
+    (tmp_path / "bad.yaml").write_text("happiness: []\nsadness: sad\n")
+    assert main([*args, "--prompts", str(tmp_path / "bad.yaml")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "class 'happiness' needs a prompt" in err[0]
+
+
+def test_per_class_prompts_are_averaged_per_class(clip_dir):
+    """A class's embedding is the normalised mean of its own prompts' embeddings, whatever their number."""
+    import torch.nn.functional as F
+
+    prompts = {"happiness": ["a happy face, smiling", "they look happy."], "sadness": ["a sad face"]}
+    predictor = load_zero_shot(clip_dir, prompts=prompts, preprocess=face_preprocess(32))
+    head = predictor.model.head
+    with torch.no_grad():
+        each = F.normalize(head.text(head.tokens), dim=-1)  # (3, E): the three prompts
+        expected = F.normalize(torch.stack([each[:2].mean(0), each[2]]), dim=-1)
+    torch.testing.assert_close(head.class_embeds, expected, atol=1e-6, rtol=0)

@@ -122,14 +122,19 @@ def test_linear_head_and_temporal_model_report_what_is_new(hf_clip):
     assert model(torch.randn(2, 3, 4, 48, 48)).shape == (2, 5)
 
 
-def test_hf_config_with_another_activation_is_refused(hf_clip, tmp_path):
+@pytest.mark.parametrize(
+    "vision, text, message",
+    [("gelu", "quick_gelu", "towers use different activations"), ("relu", "relu", "hidden_act 'relu'")],
+)
+def test_hf_config_with_an_activation_fervid_lacks_is_refused(hf_clip, tmp_path, vision, text, message):
     _, path, _ = hf_clip
     cfg = json.loads((path / "config.json").read_text())
-    cfg["vision_config"]["hidden_act"] = "gelu"
+    cfg["vision_config"]["hidden_act"], cfg["text_config"]["hidden_act"] = vision, text
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     (tmp_path / "model.safetensors").write_bytes((path / "model.safetensors").read_bytes())
-    with pytest.raises(FervidError, match="vision tower uses 'gelu'"):
+    with pytest.raises(FervidError, match=message) as e:
         _zero_shot(tmp_path)
+    assert "\n" not in str(e.value)
 
 
 def test_cached_class_embeddings_follow_loaded_weights():

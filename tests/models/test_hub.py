@@ -143,7 +143,7 @@ def test_hugging_face_cache_offline_serves_hf_ids_and_registered_names(tmp_path,
         create_model(MODEL, num_classes=3, pretrained="hf:fervid-test/absent@v2", **TINY)
 
 
-def test_a_corrupted_file_in_the_hugging_face_cache_is_refused(tmp_path, monkeypatch):
+def test_a_corrupted_file_in_the_hugging_face_cache_is_refused_offline(tmp_path, monkeypatch):
     _, hf_hub = use_caches(monkeypatch, tmp_path, offline=True)
     data = save({k: v.contiguous() for k, v in _tiny().state_dict().items()})
     snapshot = hf_repo_in_cache(hf_hub, "fervid-test/bad", {"model.safetensors": data}, lfs=("model.safetensors",))
@@ -151,21 +151,35 @@ def test_a_corrupted_file_in_the_hugging_face_cache_is_refused(tmp_path, monkeyp
     blob.write_bytes(data[:-4] + b"oops")  # no longer what the hub's hash (the blob name) says
     with pytest.raises(FervidError, match="fails its SHA-256 check") as e:
         create_model(MODEL, num_classes=3, pretrained="hf:fervid-test/bad", **TINY)
-    assert "\n" not in str(e.value) and not blob.exists()
+    message = str(e.value)
+    assert "\n" not in message and f"expected {sha256(data)[:16]}… (the Hugging Face cache's blob name)" in message
+    assert f"got {sha256(data[:-4] + b'oops')[:16]}…" in message and str(snapshot / "model.safetensors") in message
+    assert "delete it, then run `fervid weights download hf:fervid-test/bad` on a machine with internet" in message
+    assert blob.exists()  # offline nothing is deleted: the message says what to do
 
 
 def test_torchvision_file_in_torch_home_loads_by_name_without_network(tmp_path, monkeypatch):
+    import dataclasses
+
     ckpts, _ = use_caches(monkeypatch, tmp_path, offline=True)
     torch.manual_seed(0)
     tv = mobilenet_v3_large().eval()
     enum = MobileNet_V3_Large_Weights.IMAGENET1K_V1
-    file_name = enum.url.rsplit("/", 1)[-1]  # torchvision's own name, as torchvision caches it
-    assert file_name == "mobilenet_v3_large-8738ca79.pth"
+    assert enum.url.rsplit("/", 1)[-1] == "mobilenet_v3_large-8738ca79.pth"  # torchvision's name, hash prefix in it
+    buf = io.BytesIO()
+    torch.save(tv.state_dict(), buf)
+    # The stand-in cannot hash to 8738ca79: it is staged under a torchvision-style name of its own hash,
+    # and the entry points there (a wrong file under the real name is refused: tests/models/test_hub_checks.py).
+    url = enum.url.replace("8738ca79", sha256(buf.getvalue())[:8])
+    real = hub.get_weights("cnn_lstm/imagenet")
+    monkeypatch.setitem(
+        hub._WEIGHTS, real.key, dataclasses.replace(real, source=Url(url), sha256=sha256(buf.getvalue())[:8])
+    )
     ckpts.mkdir(parents=True)
-    torch.save(tv.state_dict(), ckpts / file_name)
+    (ckpts / url.rsplit("/", 1)[-1]).write_bytes(buf.getvalue())
     ours = create_model("cnn_lstm", num_classes=6, pretrained="imagenet").eval()
     report = ours.load_report
-    assert report.source == f"cnn_lstm/imagenet ({enum.url})" and report.mean == tuple(enum.transforms().mean)
+    assert report.source == f"cnn_lstm/imagenet ({url})" and report.mean == tuple(enum.transforms().mean)
     assert sorted(report.new_head) == ["head.bias", "head.weight"] and report.fresh == ["attention.", "lstm."]
     images = torch.randn(2, 3, 64, 64)
     with torch.no_grad():  # the classifiers aside, the same network
@@ -202,7 +216,7 @@ def test_every_model_declares_the_weights_the_study_started_from():
     vit_in21k, vit_in1k = (hub.get_weights(k) for k in ("vivit/in21k", "vivit/imagenet"))
     assert vit_in21k.mean == vit_in21k.std == (0.5, 0.5, 0.5)  # Google's in21k ViT
     assert vit_in1k.mean == (0.485, 0.456, 0.406) and vit_in1k.sha256 == "c867db91"  # torchvision's enum
-    assert isinstance(vit_in21k.source, HfRepo) and "config.json" in vit_in21k.source.files
+    assert isinstance(vit_in21k.source, HfRepo) and vit_in21k.source.files == ()  # safetensors first, config beside
 
 
 def test_from_scratch_warning_only_for_full_size_models_the_study_pretrained():
@@ -235,8 +249,7 @@ def test_weights_cli_lists_downloads_and_locates(tmp_path, monkeypatch, capsys):
     ckpts, _ = use_caches(monkeypatch, tmp_path)
     assert main(["weights", "list"]) == 0
     out = capsys.readouterr().out
-    import fervid.data.faces  # noqa: F401  (registers the YuNet detector's weights)
-
+    assert "yunet/2023mar" in {w.key for w in hub.all_weights()}  # fervid.models registers the detector's too
     assert all(f"\n{w.key}" in out for w in hub.all_weights())
     assert "\nr2plus1d/kinetics400 *" in out and "\ntsm/imagenet " in out  # * the study's start
     assert main(["weights", "list", "--json"]) == 0

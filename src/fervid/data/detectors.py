@@ -14,27 +14,10 @@ from typing import Protocol
 import numpy as np
 
 from fervid.errors import FervidError
-from fervid.models.hub import Url, Weights, fetch_weights, get_weights, register_weights
+from fervid.models.detector_weights import YUNET
+from fervid.models.hub import fetch_weights, get_weights, verify_path
 
 Box = tuple  # (x, y, w, h, score) in frame pixels
-
-# YuNet by name: `--detector yunet` without a model file fetches this into torch.hub's cache.
-YUNET = "yunet/2023mar"
-register_weights(
-    Weights(
-        model="yunet",
-        name="2023mar",
-        description="YuNet face detector (OpenCV Zoo), run by cv2.FaceDetectorYN",
-        # OpenCV Zoo keeps it in Git LFS; GitHub's raw URL redirects to the LFS file.
-        source=Url(
-            "https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/"
-            "face_detection_yunet_2023mar.onnx"
-        ),
-        licence="MIT",
-        sha256="8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4",
-        size=232_589,
-    )
-)
 
 
 class FaceDetector(Protocol):
@@ -97,6 +80,8 @@ class YuNetDetector:
             model = str(fetch_weights(get_weights(YUNET)))
         elif not Path(model).is_file():
             raise FervidError(f"{model}: YuNet model file not found (leave out --detector-model to use {YUNET})")
+        else:
+            verify_path(Path(model))  # a copy under the registered file name is checked against its hash
         try:
             self._net = cv2.FaceDetectorYN.create(str(model), "", (320, 320), score_threshold)
         except cv2.error as e:

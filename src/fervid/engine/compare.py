@@ -1,12 +1,15 @@
 """The study's table: one row per run directory, as Markdown, CSV and a bar chart, with paired
 tests against a baseline run.
 
-Runs are only comparable on the same dataset (same classes) and the same test-subject folds;
-:func:`compare_runs` refuses anything else unless ``force=True``, because such a table would
-compare different tasks. Data prepared differently (face crop, reader options, size) are
-warned about. With two or more runs, each run is tested against the baseline on the clips both
-scored (fervid.engine.paired): McNemar's exact p and paired-bootstrap 95 % intervals of the
-accuracy and UAR differences.
+Runs are only comparable on the same dataset (same classes), the same test-subject folds and
+the same prepared data (fingerprint, where both runs recorded one); :func:`compare_runs`
+refuses anything else unless ``force=True``, because such a table would compare different
+tasks. Data prepared differently (face crop, reader options, size) are warned about. Every
+run's folds are checked first (fervid.engine.integrity: predictions unchanged since their
+metrics were written, folds from the run's own data). With two or more runs, each run is tested
+against the baseline (``baseline``, else the first run given) on the clips both scored, with
+the subject as the unit (fervid.engine.paired); with more than two runs the p-values are
+Holm-adjusted. The Markdown is fervid.engine.compare_md's.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fervid.checkpoint import atomic_write_bytes
+from fervid.engine.compare_md import PERMUTATIONS, RESAMPLES, folds_cell, render_table
 from fervid.engine.report import write_report
-from fervid.engine.report_md import _duration, _pm, _pm_seeds
 from fervid.errors import FervidError
 
 CSV_COLUMNS = (
@@ -47,34 +50,61 @@ CSV_COLUMNS = (
     "baseline",
     "paired_seeds",
     "paired_clips",
-    "mcnemar_b",
-    "mcnemar_c",
-    "mcnemar_p",
+    "unit",
+    "n_units",
     "accuracy_diff_pct",
     "accuracy_diff_low_pct",
     "accuracy_diff_high_pct",
+    "accuracy_p_value",
     "uar_diff_pct",
     "uar_diff_low_pct",
     "uar_diff_high_pct",
+    "p_value",
+    "test",
+    "mcnemar_b",
+    "mcnemar_c",
+    "mcnemar_clip_p",
     "paired_note",
     "run_dir",
 )
-RESAMPLES = 2000  # paired bootstrap resamples of the clips
 
 
-def load_results(run_dir: str | os.PathLike) -> dict:
-    """A run's ``results.json``, (re)generated first when missing or older than a fold result."""
+def _stale(run_dir: Path, path: Path) -> bool:
+    """results.json missing, made by a fervid that did not check integrity, or older than any
+    fold file it is made from (both layouts: fervid.engine.layout)."""
+    from fervid.engine import layout
+
+    inputs = [*layout.files(run_dir, "result.json"), *layout.files(run_dir, "predictions.csv")]
+    if not inputs:
+        return False
+    if not path.is_file():
+        return True
+    newest = max(p.stat().st_mtime for p in [*inputs, run_dir / "folds.json"] if p.is_file())
+    if path.stat().st_mtime < newest:
+        return True
+    try:
+        return "integrity" not in json.loads(path.read_text())
+    except (OSError, ValueError):
+        return True
+
+
+def load_results(run_dir: str | os.PathLike, *, force: bool = False) -> dict:
+    """A run's ``results.json``, (re)generated first when missing or older than a fold file; its
+    folds checked (fervid.engine.integrity.check_run; ``force`` records the overrides)."""
+    from fervid.engine.integrity import check_run
+
     run_dir = Path(run_dir)
     path = run_dir / "results.json"
-    newest = max((p.stat().st_mtime for p in run_dir.glob("fold_*/result.json")), default=None)
-    if newest is not None and (not path.is_file() or path.stat().st_mtime < newest):
-        return write_report(run_dir)
+    if _stale(run_dir, path):
+        return write_report(run_dir, force=force)
     if not path.is_file():
-        raise FervidError(f"{run_dir}: no results.json and no fold results; is it a `fervid train` run directory?")
+        raise FervidError(f"{run_dir}: no results.json and no fold result; is it a `fervid train` run directory?")
     try:
-        return json.loads(path.read_text())
+        results = json.loads(path.read_text())
     except (OSError, ValueError) as e:
         raise FervidError(f"{path}: unreadable JSON ({e})") from None
+    results["integrity"] = check_run(run_dir, force=force).as_dict()  # the files may have changed since
+    return results
 
 
 def _identity(r: dict) -> dict:
@@ -82,11 +112,13 @@ def _identity(r: dict) -> dict:
     return {
         "dataset": r["dataset"],
         "classes": r["classes"],
-        "protocol": f"{r['protocol']} (rule {split.get('rule')}, test subjects {split.get('test_subjects_sha1')})",
+        "protocol": f"rule {split.get('rule')}, k {split.get('k')}, test subjects {split.get('test_subjects_sha1')}",
     }
 
 
 def _check_comparable(results: list[dict], run_dirs: list[Path]) -> None:
+    from fervid.engine.paired import fingerprints_differ
+
     first = _identity(results[0])
     for r, d in zip(results[1:], run_dirs[1:]):
         for key, value in _identity(r).items():
@@ -95,6 +127,12 @@ def _check_comparable(results: list[dict], run_dirs: list[Path]) -> None:
                     f"runs differ in {key}: {run_dirs[0]} has {first[key]}, {d} has {value}; "
                     "such a table would compare different tasks (pass --force to compare anyway)"
                 )
+        if fingerprints_differ(results[0].get("prepared"), r.get("prepared")):
+            a, b = results[0]["prepared"]["fingerprint"][:12], r["prepared"]["fingerprint"][:12]
+            raise FervidError(
+                f"runs differ in data: {run_dirs[0]} was trained on data with fingerprint {a}, {d} on {b} "
+                "(same names, other clips or labels); pass --force to tabulate them anyway (they are not paired)"
+            )
 
 
 def _row(r: dict, run_dir: Path) -> dict:
@@ -111,6 +149,7 @@ def _row(r: dict, run_dir: Path) -> dict:
         "dataset": r["dataset"],
         "protocol": protocol,
         "folds": f"{r['n_folds']}/{r['n_folds_expected']}",
+        "k": split.get("k"),
         "complete": bool(r["complete"]),
         "seeds": " ".join(map(str, seeds)),
         "n_seeds": len(seeds),
@@ -131,10 +170,19 @@ def _row(r: dict, run_dir: Path) -> dict:
 
 
 def _add_paired(
-    rows: list[dict], results: list[dict], dirs: list[Path], baseline: int, *, resamples: int, seed: int
+    rows: list[dict],
+    results: list[dict],
+    dirs: list[Path],
+    baseline: int,
+    *,
+    resamples: int,
+    permutations: int,
+    seed: int,
 ) -> None:
-    """Paired tests of every run against ``rows[baseline]`` (fields in CSV_COLUMNS)."""
+    """Paired tests of every run against ``rows[baseline]`` (fields in CSV_COLUMNS), Holm-adjusted
+    over the comparisons tested."""
     from fervid.engine.paired import load_run_predictions, paired_comparison
+    from fervid.engine.stats import holm
 
     preds = [load_run_predictions(d) for d in dirs]
     for i, row in enumerate(rows):
@@ -142,26 +190,47 @@ def _add_paired(
         if i == baseline:
             row["paired_note"] = "baseline"
             continue
-        t = paired_comparison(results[baseline], results[i], preds[baseline], preds[i], resamples=resamples, seed=seed)
+        t = paired_comparison(
+            results[baseline],
+            results[i],
+            preds[baseline],
+            preds[i],
+            resamples=resamples,
+            permutations=permutations,
+            seed=seed,
+        )
         if not t["tested"]:
             row["paired_note"] = f"not tested: {t['reason']}"
             continue
         row.update(
             paired_seeds=" ".join(map(str, t["seeds"])),
             paired_clips=t["n_clips"],
+            unit=t["unit"],
+            n_units=t["n_units"],
             mcnemar_b=t["b"],
             mcnemar_c=t["c"],
-            mcnemar_p=t["mcnemar_p"],
+            mcnemar_clip_p=t["mcnemar_clip_p"],
+            accuracy_p_value=t["accuracy_p"],
+            p_value=t["uar_p"],
         )
         for key in ("accuracy", "uar"):
             row[f"{key}_diff"], row[f"{key}_diff_low"], row[f"{key}_diff_high"] = t[f"{key}_diff"]
         shared = t["seeds"] != (results[i].get("seeds") or []) or t["seeds"] != (results[baseline].get("seeds") or [])
         row["paired_note"] = f"paired on seeds {row['paired_seeds']} only" if shared else ""
+    tested = [r for r in rows if r.get("p_value") is not None]
+    for key in ("p_value", "accuracy_p_value"):
+        for r, p in zip(tested, holm([r[key] for r in tested])):
+            r[key] = p
+    for r in tested:
+        unit = f"{r['n_units']} subjects" if r["unit"] == "subject" else f"{r['n_units']} clips, no identities"
+        r["test"] = f"sign-flip permutation test over {unit} (Δ UAR)" + (
+            f", Holm-adjusted for {len(tested)} comparisons" if len(tested) > 1 else ""
+        )
 
 
-def _baseline_index(rows: list[dict], dirs: list[Path], baseline) -> int:
-    if baseline is None:  # the best by mean UAR; the first on a tie
-        return max(range(len(rows)), key=lambda i: (rows[i]["uar_mean"], -i))
+def _baseline_index(dirs: list[Path], baseline) -> int:
+    if baseline is None:  # the first run given: never chosen by its test results
+        return 0
     want = Path(baseline).resolve()
     for i, d in enumerate(dirs):
         if d.resolve() == want:
@@ -176,94 +245,25 @@ def _labels(rows: list[dict]) -> None:
         r["label"] = r["model"] if models.count(r["model"]) == 1 else f"{r['model']} ({Path(r['run_dir']).name})"
 
 
-def _ms(row: dict, key: str) -> str:
-    if row["n_seeds"] > 1:
-        return _pm_seeds(row[f"{key}_mean"], row[f"{key}_std_seeds"], row[f"{key}_std"])
-    return _pm(row[f"{key}_mean"], row[f"{key}_std"])
-
-
-def _diff(row: dict, key: str) -> str:
-    if row.get(f"{key}_diff") is None:
-        return "baseline" if row.get("paired_note") == "baseline" else "–"
-    return (
-        f"{row[f'{key}_diff'] * 100:+.1f} [{row[f'{key}_diff_low'] * 100:+.1f}, {row[f'{key}_diff_high'] * 100:+.1f}]"
-    )
-
-
-def _p(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2g}" if value >= 0.001 else f"{value:.1e}"
-
-
-def render_table(rows: list[dict], *, forced: bool = False, warnings: list[str] = ()) -> str:
-    """Markdown table of :func:`compare_runs` rows, with the conventions under it."""
-    paired = any(r.get("baseline") for r in rows)
-    lines = [
-        "| model | dataset | protocol | folds | accuracy (%) | UAR (%) | macro-F1 (%) | params (M) | GMACs/clip "
-        "| train time/fold |" + (" Δ accuracy [95 % CI] | Δ UAR [95 % CI] | McNemar p |" if paired else ""),
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|---:|" if paired else ""),
-    ]
-    for r in rows:
-        params = f"{r['params_m']:.2f}" if r["params_m"] is not None else "–"
-        gmacs = f"{r['gmacs']:.3g}" if r["gmacs"] is not None else "–"
-        if r["gmacs"] is not None and r["test_views"] > 1:
-            gmacs += f" × {r['test_views']}"
-        folds = r["folds"] + (f" ({r['n_seeds']} seeds)" if r["n_seeds"] > 1 else "")
-        lines.append(
-            f"| {r['label']} | {r['dataset']} | {r['protocol']} | {folds} | {_ms(r, 'accuracy')} | "
-            f"{_ms(r, 'uar')} | {_ms(r, 'macro_f1')} | {params} | {gmacs} | {_duration(r['train_time_per_fold_s'])} |"
-            + (f" {_diff(r, 'accuracy')} | {_diff(r, 'uar')} | {_p(r.get('mcnemar_p'))} |" if paired else "")
-        )
-    per_run = [f"{r['label']} {r['input']}" for r in rows if r["input"]]
-    sizes = {r["input"] for r in rows if r["input"]}
-    inputs = f" (T×H×W {sizes.pop()})" if len(sizes) == 1 else f" ({', '.join(per_run)})" if sizes else ""
-    lines += [
-        "",
-        "Mean ± sample std (ddof=1) over folds (no std for a single fold); with several seeds, the mean over "
-        "seeds of the k-fold means ± the std across seeds, beside the fold std; accuracy = WAR, "
-        f"UAR = mean per-class recall. GMACs: multiply-accumulates per clip, one view{inputs}"
-        + ("; × N: the test views averaged per clip." if any(r["test_views"] > 1 for r in rows) else "."),
-    ]
-    if paired:
-        base = next(r["label"] for r in rows if r.get("paired_note") == "baseline")
-        lines.append(
-            f"Paired against the baseline {base}, on the test clips both runs scored in their shared seeds: "
-            "Δ = run − baseline in points, pooled over those clips (not the mean over folds), with a paired "
-            f"bootstrap 95 % interval ({RESAMPLES} resamples of clips, seeded); McNemar's exact test on per-clip "
-            "correctness, per seed, the largest p shown."
-        )
-        notes = [
-            f"{r['label']} ({r['paired_note']})"
-            for r in rows
-            if r.get("paired_note") and r["paired_note"] != "baseline"
-        ]
-        if notes:
-            lines.append(f"Paired-test notes: {'; '.join(notes)}.")
-    partial = [r["label"] for r in rows if not r["complete"]]
-    if partial:
-        lines.append(f"Incomplete runs (mean over the folds present only): {', '.join(partial)}.")
-    if forced:
-        lines.append(
-            "**Warning**: these runs differ in dataset or folds (compared with --force); "
-            "their numbers are not directly comparable."
-        )
-    lines += list(warnings)
-    return "\n".join(lines) + "\n"
-
-
-def _prepared_warnings(results: list[dict], rows: list[dict]) -> list[str]:
+def _warnings(results: list[dict], rows: list[dict]) -> list[str]:
+    """Data prepared differently, and each run's integrity notes (fervid.engine.integrity)."""
+    from fervid.engine.integrity import integrity_notes
     from fervid.engine.paired import prepared_differences
 
+    out = []
     found = [
         f"{row['label']} vs {rows[0]['label']}: {'; '.join(diff)}"
         for r, row in zip(results[1:], rows[1:])
         if (diff := prepared_differences(results[0].get("prepared"), r.get("prepared")))
     ]
-    if not found:
-        return []
-    return [
-        f"**Warning**: the runs' data were prepared differently ({' | '.join(found)}); "
-        "they are not scored on the same inputs."
-    ]
+    if found:
+        out.append(
+            f"**Warning**: the runs' data were prepared differently ({' | '.join(found)}); "
+            "they are not scored on the same inputs."
+        )
+    for r, row in zip(results, rows):
+        out += integrity_notes(row["label"], r.get("integrity"))
+    return out
 
 
 def compare_runs(
@@ -273,65 +273,60 @@ def compare_runs(
     force: bool = False,
     baseline: str | os.PathLike | None = None,
     resamples: int = RESAMPLES,
+    permutations: int = PERMUTATIONS,
     seed: int = 0,
     html: str | os.PathLike | None = None,
 ) -> list[dict]:
     """One row per run directory; with ``out`` (``X.md``) also writes ``X.md``, ``X.csv``, ``X.png``;
     with ``html`` a self-contained page of the table and chart (``fervid.engine.html_report``).
 
-    Row keys: ``label, model, dataset, protocol, folds, complete, seeds, n_seeds,
+    Row keys: ``label, model, dataset, protocol, folds, k, complete, seeds, n_seeds,
     {accuracy,uar,macro_f1}_{mean,std,std_seeds}`` (fractions), ``params_m, gmacs, input,
     test_views, gmacs_test, train_time_per_fold_s, train_time_s, run_dir``; with two or more runs
-    also the paired test against ``baseline`` (a run directory; default the best by UAR):
-    ``baseline, paired_seeds, paired_clips, mcnemar_b, mcnemar_c, mcnemar_p,
-    {accuracy,uar}_diff{,_low,_high}`` (run − baseline, fractions) and ``paired_note``; the
-    bootstrap draws ``resamples`` resamples from generator ``seed``.
-    Raises FervidError when the runs' datasets, classes or test folds differ, unless ``force``.
+    also the paired test against ``baseline`` (a run directory; default the first): ``baseline,
+    paired_seeds, paired_clips, unit ("subject" or "clip"), n_units,
+    {accuracy,uar}_diff{,_low,_high}`` (run − baseline, fractions), ``accuracy_p_value``,
+    ``p_value`` (Δ UAR's), ``test``, ``mcnemar_b, mcnemar_c, mcnemar_clip_p`` and ``paired_note``;
+    the bootstrap draws ``resamples`` resamples, the permutation test ``permutations`` sign
+    patterns, both from generator ``seed``.
+    Raises FervidError when the runs' datasets, classes, test folds or data differ, or a run's
+    files fail the integrity checks, unless ``force``.
     """
     if not run_dirs:
         raise FervidError("compare needs at least one run directory")
     dirs = [Path(d) for d in run_dirs]
-    results = [load_results(d) for d in dirs]
+    base = _baseline_index(dirs, baseline)  # refuse a baseline that is not compared, first
+    results = [load_results(d, force=force) for d in dirs]
     forced = False
-    if not force:
+    try:
         _check_comparable(results, dirs)
-    else:
-        try:
-            _check_comparable(results, dirs)
-        except FervidError:
-            forced = True
+    except FervidError:
+        if not force:
+            raise
+        forced = True
     rows = [_row(r, d) for r, d in zip(results, dirs)]
     _labels(rows)
+    for row in rows:
+        row["folds_cell"] = folds_cell(row)
     if len(rows) > 1:
-        _add_paired(rows, results, dirs, _baseline_index(rows, dirs, baseline), resamples=resamples, seed=seed)
-    elif baseline is not None:
-        _baseline_index(rows, dirs, baseline)  # still refuse a baseline that is not compared
+        _add_paired(rows, results, dirs, base, resamples=resamples, permutations=permutations, seed=seed)
+    table = render_table(rows, forced=forced, warnings=_warnings(results, rows), baseline_named=baseline is not None)
     if html is not None:
         from fervid.engine.html_report import render_compare_html
         from fervid.engine.plots import plot_compare
         from fervid.htmlpage import write_page
 
-        write_page(
-            html,
-            render_compare_html(
-                rows,
-                render_table(rows, forced=forced, warnings=_prepared_warnings(results, rows)),
-                plot_compare(rows),
-                forced=forced,
-            ),
-        )
+        write_page(html, render_compare_html(rows, table, plot_compare(rows), forced=forced))
     if out is not None:
         from fervid.data.manifest import write_csv_atomic
         from fervid.engine.plots import plot_compare
 
         out = Path(out)
-        atomic_write_bytes(
-            out,
-            render_table(rows, forced=forced, warnings=_prepared_warnings(results, rows)).encode(),
-            what="the comparison table",
-        )
+        atomic_write_bytes(out, table.encode(), what="the comparison table")
 
         def cell(row, c):
+            if c == "folds":
+                return row["folds_cell"]
             v = row.get(c.removesuffix("_pct")) if c.endswith("_pct") else row.get(c)
             if c.endswith("_pct") and v is not None:
                 v = round(v * 100, 3)

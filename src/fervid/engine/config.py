@@ -270,3 +270,17 @@ def dump_config(config: dict) -> str:
     import yaml
 
     return yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
+
+
+def resolve_pretrained_geometry(config: dict) -> None:
+    """``model.kwargs`` (and ``data`` sizes left ``None``) completed with the geometry of
+    ``model.pretrained`` (``fervid.models.geometry``), so that config.yaml and every checkpoint
+    record the network the weights describe; a contradicting kwarg is a one-line error."""
+    from fervid.models.registry import pretrained_architecture
+
+    m, d = config["model"], config["data"]
+    if m["pretrained"] is None:
+        return
+    m["kwargs"], d["num_frames"], d["image_size"] = pretrained_architecture(
+        m["name"], str(m["pretrained"]), m["kwargs"], d["num_frames"], d["image_size"]
+    )

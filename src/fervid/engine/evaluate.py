@@ -44,6 +44,7 @@ def evaluate_checkpoint(
     views: int | None = None,
     crops: int | None = None,
     predictions: str | os.PathLike | None = None,
+    loaded: tuple | None = None,
 ) -> dict:
     """Metrics of checkpoint ``ckpt`` on prepared dataset ``data`` (see :func:`compute_metrics`).
 
@@ -54,6 +55,8 @@ def evaluate_checkpoint(
     is ``fold`` or empty, seed the checkpoint's). The result adds ``classes`` (the model's,
     indexing the confusion matrix), ``model``, ``checkpoint``, ``data``, ``fold``, ``test_views``,
     ``test_crops`` and ``notes`` (a score that is not held out, preprocessing that differs).
+    ``loaded``: ``(model, CheckpointMeta)`` already built (zero-shot CLIP:
+    ``fervid.engine.evaluate_zero_shot``); ``ckpt`` then only names it.
     """
     import torch
     from torch.utils.data import DataLoader
@@ -68,7 +71,8 @@ def evaluate_checkpoint(
         raise FervidError(f"batch size must be at least 1, got {batch_size}")
     if torch.device(device).type == "cuda" and not torch.cuda.is_available():
         raise FervidError(f"device {device!r}: CUDA is not available on this machine")
-    model, meta = load_checkpoint(ckpt, map_location=device)
+    model, meta = loaded if loaded is not None else load_checkpoint(ckpt, map_location=device)
+    model = model.to(device).eval()
     prepared = read_meta(data)
     records = read_manifest(data)
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fervid.checkpoint import atomic_write_bytes
+from fervid.engine.config import resolve_pretrained_geometry
 from fervid.engine.layout import fold_dir
 from fervid.engine.protocol import RULE_WORDS, folds_document, multi_seed, plan_folds, protocol_name
 from fervid.errors import FervidError
@@ -110,13 +111,16 @@ def prepare_run_dir(run_dir: Path, config: dict, folds_doc: dict) -> None:
                 "use the same config or another --run-dir"
             )
     if folds_path.is_file():
+        from fervid.engine.integrity import check_same_data
         from fervid.engine.protocol import fold_entries
 
-        if fold_entries(json.loads(folds_path.read_text())) != folds_doc["folds"]:
+        old_doc = json.loads(folds_path.read_text())
+        if fold_entries(old_doc) != folds_doc["folds"]:
             raise FervidError(
                 f"{folds_path}: the fold lists differ from this dataset's (was the prepared data changed?); "
                 "use another --run-dir"
             )
+        check_same_data(folds_path, old_doc, folds_doc)
     if _is_main():
         atomic_write_bytes(cfg_path, dump_config(config).encode())
         _write_json(folds_path, folds_doc)
@@ -141,6 +145,7 @@ def train_run(
     """
     from fervid.data import read_manifest, read_meta
     from fervid.data.verify import check_clips
+    from fervid.engine.integrity import data_fingerprint
     from fervid.engine.preemption import fold_errors, stop_if_signalled
     from fervid.engine.runlock import fold_lock, run_files_lock
 
@@ -151,6 +156,7 @@ def train_run(
     meta, records = read_meta(prepared), read_manifest(prepared)
     check_clips(prepared, records, meta.get("size"))  # every clip whole, before any training
     config["dataset"] = config["dataset"] or meta.get("dataset")
+    resolve_pretrained_geometry(config)
     resolve_model_sizes(config)
     resolve_class_names(config, meta["classes"])
     rule, plans = plan_folds(config, records)
@@ -159,10 +165,11 @@ def train_run(
     if bad:
         raise FervidError(f"--fold {bad[0]}: the protocol has folds 0..{k - 1}")
     run_dir.mkdir(parents=True, exist_ok=True)
+    doc = folds_document(config, records, rule, plans, meta, data_fingerprint(prepared, records))
     with run_files_lock(run_dir):
-        prepare_run_dir(run_dir, config, folds_document(config, records, rule, plans, meta))
+        prepare_run_dir(run_dir, config, doc)
     if config["protocol"]["rule"] == "auto":
-        log(f"rule auto -> {rule} ({RULE_WORDS[rule]}): {protocol_name(rule, k)}")
+        log(f"rule auto -> {rule} ({RULE_WORDS[rule]}): {protocol_name(rule, k, doc['prepared']['subject_ids'])}")
 
     multi = multi_seed(config)
     for plan in (p for p in plans if folds is None or p["fold"] in folds):
@@ -182,9 +189,7 @@ def train_run(
             f"{len(plan['test'])} test clips" + (" (resuming)" if started else "")
         )
         with fold_lock(fdir), fold_errors(config, name, fdir):
-            result = train_fold(
-                config, plan, fdir, meta=meta, records=records, rule=rule, n_folds=k, resume=resume and started
-            )
+            result = train_fold(config, plan, fdir, meta=meta, records=records, doc=doc, resume=resume and started)
         if result is not None:
             log(f"{name}: accuracy {result['accuracy']:.1%}, UAR {result['uar']:.1%} ({result['selection']})")
     if not _is_main() or not report:
@@ -282,12 +287,12 @@ def train_fold(
     *,
     meta: dict,
     records,
-    rule: str,
-    n_folds: int,
+    doc: dict,
     resume: bool,
 ) -> dict | None:
     """Train one fold of one seed (``plan["seed"]``), select its weights on validation, score
-    its test subjects once (fervid.engine.fold_result).
+    its test subjects once (fervid.engine.fold_result). ``doc``: the run's folds.json document
+    (its rule, k and record of the prepared data).
 
     Writes ``fdir/{last.ckpt, best.ckpt, model.safetensors, predictions.csv, result.json,
     metrics.csv}``; returns the fold result on the main process, ``None`` on the others.
@@ -413,8 +418,9 @@ def train_fold(
             progress,
             meta=meta,
             records=records,
-            rule=rule,
-            protocol=protocol_name(rule, n_folds),
+            rule=doc["rule"],
+            protocol=protocol_name(doc["rule"], doc["k"], doc["prepared"]["subject_ids"]),
+            prepared=doc["prepared"],
             classes=classes,
             info=info,
             train_time=train_time,

@@ -49,18 +49,21 @@ def finish_fold(
     records,
     rule: str,
     protocol: str,
+    prepared: dict,
     classes: list[str],
     info,
     train_time: float,
 ) -> dict:
     """Score fold ``plan`` (``{"seed", "fold", "train", "val", "test"}``) with its selected
-    weights; write the fold's files (module docstring) and return its result."""
+    weights; write the fold's files (module docstring) and return its result. ``prepared``:
+    folds.json's record of the data (its fingerprint goes into result.json)."""
     from torch.utils.data import DataLoader
 
     from fervid.checkpoint import CheckpointMeta, save_checkpoint
     from fervid.data import ClipDataset
     from fervid.data.splits import subjects_of
     from fervid.engine.fit import build_model
+    from fervid.engine.integrity import sha256_file
     from fervid.engine.predictions import metrics_of, predict_logits, prediction_rows, write_predictions
     from fervid.engine.protocol import subjects_sha1
 
@@ -132,6 +135,8 @@ def finish_fold(
         "test_views": p["test_views"],
         "test_crops": p["test_crops"],
         "predictions": "predictions.csv",
+        "predictions_sha256": sha256_file(fdir / "predictions.csv"),
+        "data_fingerprint": prepared.get("fingerprint"),
         "history": history,
     }
     atomic_write_bytes(fdir / "result.json", (json.dumps(result, indent=2) + "\n").encode())

@@ -31,6 +31,9 @@ def errors_section(r: dict, run_dir: Path) -> str | None:
         f"<p>From the per-clip predictions (<code>predictions.csv</code> of every fold): {e['n_scored']} "
         f"scorings of {e['n_clips']} clips over folds and seeds.</p>"
     ]
+    for key, what in (("missing", "no predictions.csv"), ("empty", "an empty predictions.csv (a header, no row)")):
+        if e.get(key):
+            out.append(f'<p class="warn">Not included, {what}: {esc(", ".join(e[key]))}.</p>')
     rows = []
     for c in e["confusions"]:
         taken = ", ".join(f"{p['class']} {p['fraction'] * 100:.1f} % ({p['count']})" for p in c["predicted_as"])

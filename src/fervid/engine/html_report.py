@@ -13,11 +13,11 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from fervid.engine.compare import _diff, _ms, _p
+from fervid.engine.compare_md import _diff, _ms, _p, folds_cell, gmacs_cell, unit_words
 from fervid.engine.html_errors import errors_section, saliency_section
 from fervid.engine.metrics import SUMMARY_KEYS
 from fervid.engine.report import PLOTS
-from fervid.engine.report_md import _duration, _pct, _pm, _pm_seeds, protocol_items
+from fervid.engine.report_md import _duration, _pct, _pm, _pm_seeds, integrity_lines, protocol_items
 from fervid.htmlpage import Num, esc, img, page, table, write_page
 
 Section = Callable[[dict, Path], str | None]  # (results.json, run dir) -> HTML, or None to leave it out
@@ -29,6 +29,11 @@ def _pct_cell(x: float | None) -> Num:
 
 def _seeds(r: dict) -> list:
     return r.get("seeds") or [r["split"].get("seed")]
+
+
+def _clips(r: dict) -> int:
+    """Test clips (each once, whatever the seeds; results.json made before n_test_clips: scorings / seeds)."""
+    return r.get("n_test_clips") or r["n_test_total"] // max(len(_seeds(r)), 1)
 
 
 def _header(r: dict) -> str:
@@ -45,6 +50,9 @@ def _header(r: dict) -> str:
             f"the mean and std below are over {esc(done)} only and are not the "
             f"{esc(r['split']['k'])}-fold result.</p>"
         )
+    for note in integrity_lines(r):
+        warn = ' class="warn"' if "**Warning**" in note else ""
+        out.append(f"<p{warn}>{esc(note.replace('**', ''))}</p>")
     return "\n".join(out)
 
 
@@ -78,7 +86,7 @@ def results_section(r: dict, run_dir: Path) -> str:
         rows.append(
             [
                 "mean ± std",
-                Num(r["n_test_total"], str(r["n_test_total"])),
+                Num(_clips(r), str(_clips(r))),
                 *(Num(m[k], _pm(m[k], s[k])) for k in SUMMARY_KEYS),
                 "",
                 f"{_duration(r['train_time_s'])} total",
@@ -102,7 +110,7 @@ def results_section(r: dict, run_dir: Path) -> str:
             [
                 "all",
                 f"mean over {len(r['per_seed'])} seeds",
-                Num(r["n_test_total"], str(r["n_test_total"])),
+                Num(_clips(r), str(_clips(r))),
                 *(Num(m[k], _pm_seeds(m[k], r["std_seeds"][k], s[k])) for k in SUMMARY_KEYS),
                 "",
                 f"{_duration(r['train_time_s'])} total",
@@ -210,16 +218,15 @@ def render_compare_html(rows: list[dict], table_md: str, chart_png: bytes, *, fo
     against the baseline when there is one (a second table, same row order), and the bar chart."""
     body_rows, paired_rows = [], []
     for r in rows:
-        folds = r["folds"] + (f" ({r['n_seeds']} seeds)" if r["n_seeds"] > 1 else "")
         body_rows.append(
             [
                 r["label"],
                 r["dataset"],
                 r["protocol"],
-                folds,
+                folds_cell(r),
                 *(Num(r[f"{k}_mean"], _ms(r, k)) for k in SUMMARY_KEYS),
                 Num(r["params_m"], "–" if r["params_m"] is None else f"{r['params_m']:.2f}"),
-                Num(r["gmacs"], "–" if r["gmacs"] is None else f"{r['gmacs']:.3g}"),
+                Num(r["gmacs"], gmacs_cell(r)),
                 _duration(r["train_time_per_fold_s"]),
             ]
         )
@@ -227,8 +234,11 @@ def render_compare_html(rows: list[dict], table_md: str, chart_png: bytes, *, fo
             [
                 r["label"],
                 *_diff_cells(r, "accuracy"),
+                Num(r.get("accuracy_p_value"), _p(r.get("accuracy_p_value"))),
                 *_diff_cells(r, "uar"),
-                Num(r.get("mcnemar_p"), _p(r.get("mcnemar_p"))),
+                Num(r.get("p_value"), _p(r.get("p_value"))),
+                unit_words(r),
+                Num(r.get("mcnemar_clip_p"), _p(r.get("mcnemar_clip_p"))),
                 Num(r.get("paired_clips"), "–" if r.get("paired_clips") is None else str(r["paired_clips"])),
                 r.get("paired_seeds") or "–",
                 r.get("paired_note") or "",
@@ -238,8 +248,8 @@ def render_compare_html(rows: list[dict], table_md: str, chart_png: bytes, *, fo
     body = ["<h1>Comparison</h1>"]
     if forced:
         body.append(
-            '<p class="warn"><strong>Warning</strong>: these runs differ in dataset or folds (compared with '
-            "--force); their numbers are not directly comparable.</p>"
+            '<p class="warn"><strong>Warning</strong>: these runs differ in dataset, folds or data (compared '
+            "with --force); their numbers are not directly comparable.</p>"
         )
     body.append(
         table(
@@ -266,9 +276,12 @@ def render_compare_html(rows: list[dict], table_md: str, chart_png: bytes, *, fo
                     "model",
                     "Δ accuracy (points)",
                     "95 % CI",
+                    "p (Δ accuracy)",
                     "Δ UAR (points)",
                     "95 % CI",
-                    "McNemar p",
+                    "p (Δ UAR)",
+                    "unit",
+                    "McNemar p (clips, descriptive)",
                     "paired clips",
                     "paired seeds",
                     "note",
@@ -280,7 +293,7 @@ def render_compare_html(rows: list[dict], table_md: str, chart_png: bytes, *, fo
         )
     for n in notes:
         if not n.startswith("**Warning**: these runs differ"):  # that one is above the table
-            warn = ' class="warn"' if n.startswith("**Warning**") else ""
+            warn = ' class="warn"' if "**Warning**" in n else ""
             body.append(f"<p{warn}>{esc(n.replace('**', ''))}</p>")
     body.append(
         f"<figure>{img(chart_png, 'accuracy and UAR per run')}<figcaption>accuracy and UAR, mean ± std over "

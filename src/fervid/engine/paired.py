@@ -4,14 +4,16 @@ baseline (statistics in fervid.engine.stats).
 Clips are paired by ``(seed, clip_id)`` over the seeds both runs have: a run with seeds 0, 1, 2
 against one with seeds 0, 1 is paired on seeds 0 and 1 only (the table says so); runs with no
 seed in common are not tested. Runs are tested only when they share the task exactly: classes,
-test folds (rule and test-subject lists), preprocessing of the data, and, on every shared seed,
-the same scored clips with the same labels. Anything else is flagged with the reason and left
-untested: a p-value across different test sets would be meaningless.
+test folds (rule and test-subject lists), the prepared data (fingerprint and preprocessing),
+and, on every shared seed, the same scored clips with the same labels and subjects. Anything
+else is flagged with the reason and left untested: a p-value across different test sets would
+be meaningless.
 
-McNemar's exact test runs per shared seed (each clip once per seed: independent pairs); the
-reported ``mcnemar_p`` is the largest of them (a difference "significant on every seed"), and
-``b``/``c`` are summed over seeds for reading. The bootstrap resamples clips with all their
-shared seeds, so repeats of one clip are never counted as independent evidence.
+The unit of inference is the subject (each with all its clips and shared seeds): Δ is the
+difference of the table's means (per seed and fold, averaged over folds, then seeds), its
+interval a cluster bootstrap and its p a sign-flip test over subjects. Where every clip is its
+own subject (data that publish no identities), the unit is the clip and the note says so.
+McNemar's exact p on the discordant clips (summed over seeds) is kept as a descriptive figure.
 """
 
 from __future__ import annotations
@@ -25,13 +27,17 @@ PREPARED_KEYS = ("preprocess", "options", "size")
 
 
 def load_run_predictions(run_dir: str | os.PathLike) -> tuple[list[str] | None, dict]:
-    """``(classes, {(seed, clip_id): row})`` from every fold's predictions.csv (``(None, {})``
-    for a run without them); a clip scored twice in one seed is an error."""
+    """``(classes, {(seed, clip_id): row})`` from the predictions.csv of every finished fold (one
+    with its result.json), each row with its ``fold`` folder's number (``(None, {})`` for a run
+    without them); a clip scored twice in one seed is an error."""
     from fervid.engine import layout
     from fervid.engine.predictions import read_predictions
 
     classes, table = None, {}
-    for path in layout.files(Path(run_dir), "predictions.csv"):
+    for _, fold, fdir in layout.fold_dirs(Path(run_dir)):
+        path = fdir / "predictions.csv"
+        if not (fdir / "result.json").is_file() or not path.is_file() or not path.stat().st_size:
+            continue  # unfinished folds; missing and empty files are named by the integrity notes
         cls, rows = read_predictions(path)
         if classes is not None and cls != classes:
             raise FervidError(f"{path}: classes differ from the run's other folds")
@@ -40,7 +46,7 @@ def load_run_predictions(run_dir: str | os.PathLike) -> tuple[list[str] | None, 
             key = (r["seed"], r["clip_id"])
             if key in table:
                 raise FervidError(f"{path}: clip {r['clip_id']} scored twice in seed {r['seed']}")
-            table[key] = r
+            table[key] = {**r, "fold": fold}
     return classes, table
 
 
@@ -62,12 +68,20 @@ def prepared_differences(a: dict | None, b: dict | None) -> list[str]:
     return out
 
 
+def fingerprints_differ(a: dict | None, b: dict | None) -> bool:
+    """Both runs recorded their data's fingerprint (fervid.engine.integrity), and they differ."""
+    fa, fb = (a or {}).get("fingerprint"), (b or {}).get("fingerprint")
+    return bool(fa and fb and fa != fb)
+
+
 def _why_not(base: dict, other: dict, base_preds: tuple, other_preds: tuple) -> str | None:
     split_a, split_b = base.get("split") or {}, other.get("split") or {}
     if base["classes"] != other["classes"]:
         return "classes differ"
     if any(split_a.get(k) != split_b.get(k) for k in ("rule", "k", "test_subjects_sha1")):
         return "test folds differ"
+    if fingerprints_differ(base.get("prepared"), other.get("prepared")):
+        return "different data (other fingerprint)"
     if prepared_differences(base.get("prepared"), other.get("prepared")):
         return "preprocessing differs"
     if not base_preds[1] or not other_preds[1]:
@@ -80,17 +94,27 @@ def _why_not(base: dict, other: dict, base_preds: tuple, other_preds: tuple) -> 
 
 
 def paired_comparison(
-    base: dict, other: dict, base_preds: tuple, other_preds: tuple, *, resamples: int = 2000, seed: int = 0
+    base: dict,
+    other: dict,
+    base_preds: tuple,
+    other_preds: tuple,
+    *,
+    resamples: int = 2000,
+    permutations: int = 9999,
+    seed: int = 0,
 ) -> dict:
     """``other`` against ``base`` (results.json documents and :func:`load_run_predictions` of each).
 
-    Returns ``{"tested": False, "reason": ...}``, or ``{"tested": True, "seeds", "n_clips", "b", "c",
-    "mcnemar_p", "mcnemar_p_per_seed", "accuracy_diff": (d, low, high), "uar_diff": (d, low, high)}``
-    with differences other − base as fractions (positive: ``other`` is better).
+    Returns ``{"tested": False, "reason": ...}``, or ``{"tested": True, "seeds", "n_clips", "unit"
+    ("subject" or "clip"), "n_units", "b", "c", "mcnemar_clip_p", "accuracy_diff": (Δ, low, high),
+    "uar_diff": ..., "accuracy_p", "uar_p"}`` with differences other − base as fractions
+    (positive: ``other`` is better); ``b``: clip-seed scorings right in ``base`` only, ``c``: in
+    ``other`` only.
     """
     import numpy as np
 
-    from fervid.engine.stats import mcnemar_exact, paired_bootstrap
+    from fervid.engine.integrity import subject_ids_known
+    from fervid.engine.stats import PairedCounts, cluster_bootstrap, mcnemar_exact, sign_flip_test
 
     reason = _why_not(base, other, base_preds, other_preds)
     if reason:
@@ -109,29 +133,37 @@ def paired_comparison(
                 "reason": f"scored clips differ (seed {s}: {len(mine ^ theirs)} clips in one run "
                 "only, or an incomplete run)",
             }
-    if any(
-        a[(s, c)]["label"] != b[(s, c)]["label"] or a[(s, c)]["label"] != a[(seeds[0], c)]["label"]
-        for s in seeds
-        for c in clips
-    ):
-        return {"tested": False, "reason": "the same clips carry different labels"}
+    first = {c: a[(seeds[0], c)] for c in clips}
+    same = ("label", "subject", "fold")
+    if any(a[(s, c)][k] != first[c][k] or b[(s, c)][k] != first[c][k] for s in seeds for c in clips for k in same):
+        return {"tested": False, "reason": "the same clips carry different labels, subjects or folds"}
     right_a = np.array([[a[(s, c)]["predicted"] == a[(s, c)]["label"] for s in seeds] for c in clips])  # (n, S)
     right_b = np.array([[b[(s, c)]["predicted"] == b[(s, c)]["label"] for s in seeds] for c in clips])
-    labels = np.array([classes.index(a[(seeds[0], c)]["label"]) for c in clips])
-    bs = (right_a & ~right_b).sum(0)  # per seed: base right, other wrong
-    cs = (~right_a & right_b).sum(0)
-    per_seed = {str(s): mcnemar_exact(int(x), int(y)) for s, x, y in zip(seeds, bs, cs)}
-    ci = paired_bootstrap(right_b, right_a, labels, n_classes=len(classes), resamples=resamples, seed=seed)
+    dense = lambda values: np.unique(values, return_inverse=True)[1]  # noqa: E731
+    counts = PairedCounts.of(
+        right_a,
+        right_b,
+        [classes.index(first[c]["label"]) for c in clips],
+        dense([first[c]["fold"] for c in clips]),
+        dense([str(first[c]["subject"]) for c in clips]),
+        len(classes),
+    )
+    n_b, n_c = int((right_a & ~right_b).sum()), int((~right_a & right_b).sum())
+    ci = cluster_bootstrap(counts, resamples=resamples, seed=seed)
+    p_acc, p_uar = sign_flip_test(counts, resamples=permutations, seed=seed)
     return {
         "tested": True,
         "seeds": seeds,
         "n_clips": len(clips),
-        "b": int(bs.sum()),
-        "c": int(cs.sum()),
-        "mcnemar_p": max(per_seed.values()),
-        "mcnemar_p_per_seed": per_seed,
+        "unit": "subject" if subject_ids_known((c, first[c]["subject"]) for c in clips) else "clip",
+        "n_units": counts.n_units,
+        "b": n_b,
+        "c": n_c,
+        "mcnemar_clip_p": mcnemar_exact(n_b, n_c),
         "accuracy_diff": ci["accuracy"],
         "uar_diff": ci["uar"],
+        "accuracy_p": p_acc,
+        "uar_p": p_uar,
     }
 
 

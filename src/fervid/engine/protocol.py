@@ -35,8 +35,15 @@ def multi_seed(config: dict) -> bool:
     return len(study_seeds(config)) > 1
 
 
-def protocol_name(rule: str, k: int) -> str:
-    return "train/test holdout, subject-independent" if rule == "holdout" else f"{k}-fold subject-independent"
+def protocol_name(rule: str, k: int, subject_ids: bool = True) -> str:
+    """The protocol in a few words. "Subject-independent" only where the subjects are people
+    (``subject_ids``): data that publish no identities (every clip its own subject) are split by
+    their official folds, or by clips."""
+    if subject_ids:
+        return "train/test holdout, subject-independent" if rule == "holdout" else f"{k}-fold subject-independent"
+    if rule == "holdout":
+        return "official train/test split"
+    return f"{k}-fold official splits" if rule == "fixed" else f"{k}-fold over clips"
 
 
 def resolve_protocol(config: dict, records) -> tuple[str, int]:
@@ -86,9 +93,12 @@ def plan_folds(config: dict, records) -> tuple[str, list[dict]]:
     return rule, plans
 
 
-def prepared_info(meta: dict, records) -> dict:
+def prepared_info(meta: dict, records, fingerprint: str | None = None) -> dict:
     """What identifies the prepared data, kept in folds.json so that reports and ``compare``
-    can check it where the prepared directory is absent."""
+    can check it where the prepared directory is absent (``fingerprint``, ``subject_ids``:
+    fervid.engine.integrity)."""
+    from fervid.engine.integrity import subject_ids_known
+
     return {
         "dataset": meta.get("dataset"),
         "size": meta.get("size"),
@@ -96,10 +106,14 @@ def prepared_info(meta: dict, records) -> dict:
         "options": meta.get("options") or {},
         "classes": list(meta.get("classes") or []),
         "n_clips": len(records),
+        "subject_ids": subject_ids_known((r.clip_id, r.subject) for r in records),
+        "fingerprint": fingerprint,
     }
 
 
-def folds_document(config: dict, records, rule: str, plans: list[dict], meta: dict) -> dict:
+def folds_document(
+    config: dict, records, rule: str, plans: list[dict], meta: dict, fingerprint: str | None = None
+) -> dict:
     from fervid.data import fold_record
 
     entries = []
@@ -115,7 +129,7 @@ def folds_document(config: dict, records, rule: str, plans: list[dict], meta: di
         "val_subjects": config["protocol"]["val_subjects"],
         "test_views": config["protocol"]["test_views"],
         "test_crops": config["protocol"]["test_crops"],
-        "prepared": prepared_info(meta, records),
+        "prepared": prepared_info(meta, records, fingerprint),
         "folds": entries,
     }
 

@@ -15,28 +15,20 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 from fervid.checkpoint import CheckpointMeta, atomic_write_bytes
 from fervid.engine import layout
+from fervid.engine.fold_checks import FOLD_KEYS, fold_checkpoints_meta, read_fold_results
+from fervid.engine.fold_checks import read_json as _read_json
 from fervid.engine.metrics import summarize_seeds
-from fervid.engine.protocol import fold_entries, protocol_name, subjects_sha1
+from fervid.engine.protocol import fold_entries, protocol_name
 from fervid.engine.report_md import _fmt_selection, render_markdown
 from fervid.errors import FervidError
 
-FOLD_KEYS = ("fold", "accuracy", "uar", "macro_f1", "confusion_matrix", "n_test")
 FOLD_EXTRAS = ("seed", "selection", "selected_epoch", "epochs_run", "train_time_s")  # copied when present
 PLOTS = {"confusion": "confusion_matrix.png", "folds": "folds.png", "curves": "curves.png"}
 ERRORS_DIR = "errors"  # RUN/errors/<clip_id>.png: frame strips of the clips most often wrong
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise FervidError(f"{path}: missing") from None
-    except (OSError, ValueError) as e:
-        raise FervidError(f"{path}: unreadable JSON ({e})") from None
+NO_IDENTITIES = {"dfew", "ferv39k", "mafw"}  # their readers make each clip its own subject
 
 
 def read_config(run_dir: Path) -> dict:
@@ -52,119 +44,6 @@ def read_config(run_dir: Path) -> dict:
     if not isinstance(config, dict):
         raise FervidError(f"{path}: expected a mapping at the top level")
     return config
-
-
-def read_fold_results(run_dir: Path) -> list[dict]:
-    """Every fold's ``result.json``, checked against the fold-result schema and against
-    ``folds.json`` (:func:`check_fold`), in (seed, fold) order; each carries its ``seed``."""
-    doc = _read_json(run_dir / "folds.json") if (run_dir / "folds.json").is_file() else None
-    results: dict[tuple, dict] = {}
-    for seed, fold, fdir in layout.fold_dirs(run_dir):
-        path = fdir / "result.json"
-        if not path.is_file():
-            continue
-        r = _read_json(path)
-        missing = [k for k in FOLD_KEYS if not isinstance(r, dict) or k not in r]
-        if missing:
-            raise FervidError(f"{path}: fold result lacks {', '.join(missing)}")
-        cm = r["confusion_matrix"]
-        if not (
-            isinstance(cm, list)
-            and cm
-            and all(isinstance(row, list) and len(row) == len(cm) for row in cm)
-            and all(isinstance(v, int) and v >= 0 for row in cm for v in row)
-        ):
-            raise FervidError(f"{path}: confusion_matrix is not a square matrix of counts")
-        if sum(map(sum, cm)) != r["n_test"]:
-            raise FervidError(f"{path}: confusion matrix counts {sum(map(sum, cm))} clips, n_test says {r['n_test']}")
-        if int(r["fold"]) != fold:
-            raise FervidError(f"{path}: says fold {r['fold']}, but lies in {fdir.name}")
-        if doc is not None:
-            check_fold(path, r, seed, doc)
-        r = {**r, "seed": seed if seed is not None else r.get("seed", doc.get("seed") if doc else None)}
-        results[(r["seed"] or 0, fold)] = r
-    return [results[k] for k in sorted(results)]
-
-
-def _mismatch(path: Path, what: str, got, want) -> FervidError:
-    return FervidError(
-        f"{path}: {what} {got} does not match folds.json's {want}; this fold comes from "
-        "another run (remove it, or report it in its own run directory)"
-    )
-
-
-def check_fold(path: Path, result: dict, seed: int | None, doc: dict) -> None:
-    """Refuse a fold whose result.json or checkpoint disagrees with folds.json on the seed, the
-    rule or the test subjects (a fold folder copied in from another run); keys a file does not
-    record (runs older than the key) are not checked."""
-    seeds = doc.get("seeds") or [doc.get("seed")]
-    if seed is None and len(seeds) > 1:
-        raise FervidError(
-            f"{path}: a fold_XX/ folder, but folds.json lists seeds {seeds}: several seeds live in seed_S/fold_XX/"
-        )
-    want_seed = seed if seed is not None else seeds[0]
-    if want_seed not in seeds:
-        raise _mismatch(path, "seed", want_seed, f"seeds {seeds}")
-    entry = next((e for e in fold_entries(doc) if e["fold"] == int(result["fold"]) and e["seed"] == want_seed), None)
-    if entry is None:
-        raise FervidError(
-            f"{path}: fold {result['fold']} of seed {want_seed}, which folds.json does not list; "
-            "this fold comes from another run"
-        )
-    want = {"seed": want_seed, "rule": doc.get("rule"), "test subjects": subjects_sha1(entry["test_subjects"])}
-    got = {"seed": result.get("seed"), "rule": result.get("rule"), "test subjects": result.get("test_subjects_sha1")}
-    meta = read_checkpoint_meta(path.parent / "model.safetensors")
-    sources = [(path, got)]
-    if meta is not None:
-        subjects = meta.extra.get("test_subjects")
-        sources.append(
-            (
-                path.parent / "model.safetensors",
-                {
-                    "seed": meta.extra.get("seed"),
-                    "rule": meta.extra.get("rule"),
-                    "test subjects": subjects_sha1(subjects) if isinstance(subjects, list) else None,
-                },
-            )
-        )
-    for where, values in sources:
-        for key, value in values.items():
-            if value is not None and value != want[key]:
-                shown = (repr(value), repr(want[key])) if key == "rule" else (value, want[key])
-                raise _mismatch(where, key, *shown)
-
-
-def read_checkpoint_meta(path: Path) -> CheckpointMeta | None:
-    """Metadata of a fervid checkpoint without loading its tensors (a header read)."""
-    from safetensors import safe_open
-
-    if not Path(path).is_file():
-        return None
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            return CheckpointMeta(**json.loads((f.metadata() or {})["fervid"]))
-    except Exception:  # absent or foreign checkpoints only cost the report its model details
-        return None
-
-
-def _fold_checkpoints_meta(run_dir: Path) -> CheckpointMeta | None:
-    """The fold checkpoints' shared metadata; folds of different models or classes are an error
-    (fold folders of two runs copied together would otherwise average unlike things)."""
-    first: tuple[Path, CheckpointMeta] | None = None
-    for path in layout.files(run_dir, "model.safetensors"):
-        meta = read_checkpoint_meta(path)
-        if meta is None:
-            continue
-        if first is None:
-            first = (path, meta)
-            continue
-        for key in ("model", "classes", "num_frames", "image_size", "model_kwargs"):
-            if getattr(meta, key) != getattr(first[1], key):
-                raise FervidError(
-                    f"{path}: {key} {getattr(meta, key)!r} differs from {first[0]}'s {getattr(first[1], key)!r}; "
-                    "folds of different runs are mixed in one run directory"
-                )
-    return first[1] if first else None
 
 
 def _section(config: dict, key: str) -> dict:
@@ -246,7 +125,7 @@ def _count_cost(spec: dict) -> dict:
     }
 
 
-def _protocol(folds_json: dict) -> tuple[str, dict]:
+def _protocol(folds_json: dict, subject_ids: bool) -> tuple[str, dict]:
     entries = fold_entries(folds_json)
     first_seed = entries[0]["seed"] if entries else None
     tests = [sorted(map(str, f.get("test_subjects", []))) for f in entries if f["seed"] == first_seed]
@@ -262,8 +141,9 @@ def _protocol(folds_json: dict) -> tuple[str, dict]:
         "test_subjects_sha1": hashlib.sha1(json.dumps(tests).encode()).hexdigest()[:12],
         "test_views": int(folds_json.get("test_views") or 1),
         "test_crops": int(folds_json.get("test_crops") or 1),
+        "subject_ids": subject_ids,
     }
-    return protocol_name(rule, k), split
+    return protocol_name(rule, k, subject_ids), split
 
 
 def _prepared(config: dict, folds_json: dict) -> dict | None:
@@ -283,23 +163,48 @@ def _prepared(config: dict, folds_json: dict) -> dict | None:
     return None
 
 
-def _errors(run_dir: Path) -> dict | None:
+def _subject_ids(folds_json: dict, dataset: str, run_dir: Path) -> bool:
+    """Whether the run's subjects are people: folds.json's record, else (runs made before it) the
+    predictions' clip and subject columns, else the dataset's name (the readers of DFEW, FERV39k
+    and MAFW make each clip its own subject: those datasets publish no identities)."""
+    from fervid.engine.integrity import subject_ids_known
+    from fervid.engine.predictions import read_predictions
+
+    recorded = (folds_json.get("prepared") or {}).get("subject_ids")
+    if isinstance(recorded, bool):
+        return recorded
+    files = [f for f in layout.files(run_dir, "predictions.csv") if f.stat().st_size]  # empty ones are named elsewhere
+    pairs = [(r["clip_id"], r["subject"]) for f in files for r in read_predictions(f)[1]]
+    return subject_ids_known(pairs) if pairs else dataset.lower() not in NO_IDENTITIES
+
+
+def _errors(run_dir: Path, checks: dict) -> dict | None:
+    """The error analysis of the folds' predictions; folds whose predictions.csv is missing or
+    empty are named (``missing``, ``empty``), never counted as errors."""
     from fervid.engine.errors_analysis import error_analysis
 
-    files = layout.files(run_dir, "predictions.csv")
-    return error_analysis(files) if files else None
+    skip = set(checks["empty"])
+    files = [f for f in layout.files(run_dir, "predictions.csv") if str(f) not in skip]
+    if not files:
+        return None
+    return {**error_analysis(files), "missing": checks["missing"], "empty": checks["empty"]}
 
 
-def build_results(run_dir: str | os.PathLike, folds: list[dict] | None = None) -> dict:
+def build_results(run_dir: str | os.PathLike, folds: list[dict] | None = None, *, force: bool = False) -> dict:
     """The ``results.json`` document of a run (nothing written); ``folds`` as read by
-    :func:`read_fold_results` (read here when ``None``). Schema: docs/reports.md."""
+    :func:`read_fold_results` (read here when ``None``). The folds' files are checked first
+    (fervid.engine.integrity.check_run); ``force`` reports them anyway, recording the override.
+    Schema: docs/reports.md."""
+    from fervid.engine.integrity import check_run
+
     run_dir = Path(run_dir)
+    checks = check_run(run_dir, force=force).as_dict()
     config = read_config(run_dir)
     folds_json = _read_json(run_dir / "folds.json")
     folds = read_fold_results(run_dir) if folds is None else folds
     if not folds:
         raise FervidError(f"{run_dir}: no fold result (fold_XX/result.json) yet; nothing to report")
-    meta = _fold_checkpoints_meta(run_dir)
+    meta = fold_checkpoints_meta(run_dir)
     dataset, classes = _dataset(config, meta)
     n_classes = len(folds[0]["confusion_matrix"])
     if classes is None:
@@ -315,7 +220,7 @@ def build_results(run_dir: str | os.PathLike, folds: list[dict] | None = None) -
             f"{run_dir / 'folds.json'}: lists no fold {stray[0][1]} of seed {stray[0][0]}, "
             "yet a fold folder has its result"
         )
-    protocol, split = _protocol(folds_json)
+    protocol, split = _protocol(folds_json, _subject_ids(folds_json, dataset, run_dir))
     split["val_subjects"] = _section(config, "protocol").get("val_subjects")
     summary = summarize_seeds(folds)
     missing = sorted(set(expected) - set(present), key=lambda t: (t[0] or 0, t[1]))
@@ -346,13 +251,15 @@ def build_results(run_dir: str | os.PathLike, folds: list[dict] | None = None) -
         "n_folds_expected": len(expected),
         "complete": len(folds) == len(expected),
         "folds_missing": sorted({f for _, f in missing}),
-        "n_test_total": sum(f["n_test"] for f in folds),
+        "n_test_total": sum(f["n_test"] for f in folds),  # scorings: each clip once per seed
+        "n_test_clips": max(sum(f["n_test"] for f in folds if f["seed"] == p["seed"]) for p in summary["per_seed"]),
         "confusion_matrix_sum": summed,
         "train_time_s": sum(times) if times else None,
         "train_time_per_fold_s": sum(times) / len(times) if times else None,
         "seed": config.get("seed"),
         "prepared": _prepared(config, folds_json),
-        "errors": _errors(run_dir),
+        "errors": _errors(run_dir, checks),
+        "integrity": checks,
         **cost,
         "test_views": views,
         "gmacs_test": cost["gmacs"] * views if cost.get("gmacs") is not None else None,
@@ -363,25 +270,25 @@ def _label(f: dict, multi: bool) -> str:
     return f"{f['seed']}/{f['fold']}" if multi else str(f["fold"])
 
 
-def write_report(run_dir: str | os.PathLike) -> dict:
+def write_report(run_dir: str | os.PathLike, *, force: bool = False) -> dict:
     """Write ``RUN/results.json``, ``RUN/report.md``, the PNG plots and ``RUN/errors/`` strips;
-    return the results dict.
+    return the results dict. ``force``: report folds that fail the integrity checks, saying so.
 
     Holds the run directory's lock meanwhile (:mod:`fervid.engine.runlock`): one writer at a time.
     """
     from fervid.engine.runlock import run_files_lock
 
     with run_files_lock(run_dir):
-        return _write_report(run_dir)
+        return _write_report(run_dir, force)
 
 
-def _write_report(run_dir: str | os.PathLike) -> dict:
+def _write_report(run_dir: str | os.PathLike, force: bool) -> dict:
     from fervid.engine import plots
     from fervid.engine.errors_analysis import write_error_strips
 
     run_dir = Path(run_dir)
     folds = read_fold_results(run_dir)
-    results = build_results(run_dir, folds)
+    results = build_results(run_dir, folds, force=force)
     multi = len(results["seeds"]) > 1
     done = f"{results['n_folds']}/{results['n_folds_expected']} folds" + (
         f", {len(results['seeds'])} seeds" if multi else ""

@@ -8,11 +8,18 @@ import argparse
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "evaluate",
-        help="re-score a checkpoint on a prepared dataset",
+        help="re-score a checkpoint (or zero-shot CLIP) on a prepared dataset",
         description="Score a fervid checkpoint on a prepared dataset: every clip, or the test "
-        "subjects of one fold of a run (--fold). Classes are matched by name.",
+        "subjects of one fold of a run (--fold). Classes are matched by name. --zero-shot clip "
+        "scores CLIP without training (the dataset's classes, CLIP's FER2013 prompts or --prompts) "
+        "with the same metrics (WAR = accuracy, UAR).",
     )
-    p.add_argument("checkpoint", metavar="CKPT", help="fervid checkpoint (.safetensors)")
+    p.add_argument("checkpoint", nargs="?", metavar="CKPT", help="fervid checkpoint (.safetensors)")
+    p.add_argument("--zero-shot", choices=["clip"], help="no checkpoint: score zero-shot CLIP")
+    p.add_argument(
+        "--zero-shot-weights", metavar="WEIGHTS", help="with --zero-shot: CLIP weights (default clip/openai)"
+    )
+    p.add_argument("--prompts", metavar="FILE.yaml", help="with --zero-shot: per-class prompts (class: [text, ...])")
     p.add_argument("--data", required=True, metavar="PREPARED", help="directory written by `fervid prepare`")
     p.add_argument("--fold", type=int, metavar="I", help="score only fold I's test subjects")
     p.add_argument("--run-dir", metavar="RUN", help="run holding folds.json (default: the checkpoint's run)")
@@ -47,22 +54,34 @@ def add_parser(subparsers) -> None:
         metavar="OUT.html",
         help="also write a self-contained HTML report (default RUN/report.html)",
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="report folds that fail the integrity checks (predictions edited after their metrics, "
+        "folds from other data) anyway; the report says so",
+    )
     p.set_defaults(func=run_report)
 
     p = subparsers.add_parser(
         "compare",
         help="table of several runs (Markdown, CSV, bar chart) with paired tests",
         description="One row per run: accuracy and UAR mean ± std (over folds, and across seeds), "
-        "macro-F1, params, GMACs, train time, and against a baseline run McNemar's exact p "
-        "and paired-bootstrap 95 %% intervals of the accuracy and UAR differences on the "
-        "clips both scored. Writes OUT (.md), OUT's .csv and .png, and prints the table.",
+        "macro-F1, params, GMACs, train time, and against a baseline run the accuracy and UAR "
+        "differences on the clips both scored, with the subject as the unit: cluster-bootstrap "
+        "95 %% intervals and sign-flip permutation p-values (Holm-adjusted with more than two runs). "
+        "Writes OUT (.md), OUT's .csv and .png, and prints the table.",
     )
     p.add_argument("run_dirs", nargs="+", metavar="RUN")
-    p.add_argument("--baseline", metavar="RUN", help="the run the others are tested against (default: best UAR)")
+    p.add_argument("--baseline", metavar="RUN", help="the run the others are tested against (default: the first RUN)")
     p.add_argument(
         "--out", default="results.md", help="Markdown file; .csv and .png go beside it (default %(default)s)"
     )
-    p.add_argument("--force", action="store_true", help="compare runs on different datasets or folds anyway")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="compare runs on different datasets, folds or data, or whose files fail the integrity checks, "
+        "anyway (the table says so)",
+    )
     p.add_argument("--html", metavar="OUT.html", help="also write the table and chart as one self-contained HTML file")
     p.set_defaults(func=run_compare)
 
@@ -71,18 +90,35 @@ def run_evaluate(args: argparse.Namespace) -> int:
     import json
 
     from fervid.engine.evaluate import evaluate_checkpoint
+    from fervid.errors import FervidError
 
-    r = evaluate_checkpoint(
-        args.checkpoint,
-        args.data,
-        fold=args.fold,
-        run_dir=args.run_dir,
-        batch_size=args.batch_size,
-        device=args.device,
-        views=args.test_views,
-        crops=args.test_crops,
-        predictions=args.predictions,
-    )
+    common = dict(fold=args.fold, run_dir=args.run_dir, batch_size=args.batch_size, device=args.device)
+    if bool(args.checkpoint) == bool(args.zero_shot):
+        raise FervidError("give a checkpoint CKPT or --zero-shot clip (one of them)")
+    if args.zero_shot:
+        from fervid.engine.evaluate_zero_shot import evaluate_zero_shot
+
+        if args.test_views or args.test_crops:
+            raise FervidError("--test-views/--test-crops apply to checkpoints; zero-shot scores one view")
+        r = evaluate_zero_shot(
+            args.data,
+            model=args.zero_shot,
+            weights=args.zero_shot_weights,
+            prompts=args.prompts,
+            predictions=args.predictions,
+            **common,
+        )
+    else:
+        if args.zero_shot_weights or args.prompts:
+            raise FervidError("--zero-shot-weights and --prompts apply to --zero-shot only")
+        r = evaluate_checkpoint(
+            args.checkpoint,
+            args.data,
+            views=args.test_views,
+            crops=args.test_crops,
+            predictions=args.predictions,
+            **common,
+        )
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
@@ -92,7 +128,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         f"{r['model']} ({r['checkpoint']}) on {r['data']}, {where}: {r['n_test']} clips"
         + (f", {views} views each" if views > 1 else "")
     )
-    print(f"accuracy {r['accuracy'] * 100:.2f} %  UAR {r['uar'] * 100:.2f} %  macro-F1 {r['macro_f1'] * 100:.2f} %")
+    print(
+        f"accuracy (WAR) {r['accuracy'] * 100:.2f} %  UAR {r['uar'] * 100:.2f} %  macro-F1 {r['macro_f1'] * 100:.2f} %"
+    )
     width = max(map(len, r["classes"]))
     print("confusion matrix (rows = true class):")
     for name, row in zip(r["classes"], r["confusion_matrix"]):
@@ -110,7 +148,7 @@ def run_report(args: argparse.Namespace) -> int:
     from fervid.engine.report import write_report
     from fervid.engine.report_md import summary_line
 
-    r = write_report(args.run_dir)
+    r = write_report(args.run_dir, force=args.force)
     print(summary_line(r))
     print(f"wrote {Path(args.run_dir) / 'report.md'}, results.json and {len(r['plots'])} plots")
     if args.html is not None:

@@ -59,11 +59,18 @@ def _protocol_lines(r: dict) -> list[str]:
         first = f"- {r['protocol']}: rule {rule!r}{chosen}: {words}"
     else:
         drawn = f"; folds drawn with seed {split['seed']}" if rule == "stratified" else ""
+        units = "subjects" if split.get("subject_ids", True) else "clips"
         first = (
-            f"- {r['protocol']} cross-validation: {split['k']} folds of subjects (rule {rule!r}{chosen}: "
-            f"{words}{drawn})"
+            f"- {r['protocol']} cross-validation: {split['k']} folds of {units} (rule {rule!r}{chosen}: {words}{drawn})"
         )
-    lines = [first + f"; test-subject lists sha1 {split['test_subjects_sha1']}; no subject is on both sides of a fold."]
+    if split.get("subject_ids", True):
+        sides = "no subject is on both sides of a fold."
+    else:
+        sides = (
+            "these data publish no subject identities (each clip is its own subject), so one person's clips "
+            "may be on both sides of a split; clips are treated as independent."
+        )
+    lines = [first + f"; test-subject lists sha1 {split['test_subjects_sha1']}; {sides}"]
     if len(seeds) > 1:
         lines.append(
             f"- Seeds {', '.join(map(str, seeds))}: the whole study once per seed, on the same test folds; "
@@ -110,9 +117,11 @@ def _protocol_lines(r: dict) -> list[str]:
     p = r.get("prepared")
     if p:
         pre = ", ".join(f"{k} {v}" for k, v in sorted((p.get("preprocess") or {}).items()))
+        layout = f" (prepared by the {p.get('dataset')} reader)" if p.get("dataset") not in (None, r["dataset"]) else ""
         lines.append(
-            f"- Data: {p.get('dataset')}, {p.get('n_clips', '?')} clips of {p.get('size')} px"
+            f"- Data: {r['dataset']}{layout}, {p.get('n_clips', '?')} clips of {p.get('size')} px"
             + (f"; face crop: {pre}" if pre else "")
+            + (f"; fingerprint {p['fingerprint'][:12]}" if p.get("fingerprint") else "")
             + "."
         )
     return lines
@@ -135,9 +144,10 @@ def _results_lines(r: dict) -> list[str]:
             f"{_pct(f['macro_f1'])} | {epochs} | {_duration(f.get('train_time_s'))} |"
         )
     m, s = r["mean"], r["std"]
+    clips = r.get("n_test_clips") or r["n_test_total"] // max(len(r.get("seeds") or [None]), 1)
     if not multi:
         lines.append(
-            f"| **mean ± std** | {r['n_test_total']} | "
+            f"| **mean ± std** | {clips} | "
             + " | ".join(f"**{_pm(m[k], s[k])}**" for k in SUMMARY_KEYS)
             + f" | | {_duration(r['train_time_s'])} total |"
         )
@@ -149,10 +159,15 @@ def _results_lines(r: dict) -> list[str]:
                 + " | | |"
             )
         lines.append(
-            f"| **all** | **mean over {len(r['per_seed'])} seeds** | {r['n_test_total']} | "
+            f"| **all** | **mean over {len(r['per_seed'])} seeds** | {clips} | "
             + " | ".join(f"**{_pm_seeds(m[k], r['std_seeds'][k], s[k])}**" for k in SUMMARY_KEYS)
             + f" | | {_duration(r['train_time_s'])} total |"
         )
+        lines += [
+            "",
+            "n_test: test clips, each scored once per seed. Last row: the mean over seeds of the k-fold means "
+            "± the sample std across seeds (seeds) ± the fold std averaged over the seeds (folds).",
+        ]
     if len(r["selection"]) > 1:
         lines += ["", "Model selection per fold:", ""]
         lines += [
@@ -171,6 +186,7 @@ def _errors_lines(e: dict | None) -> list[str]:
         "",
         f"From the per-clip predictions (`predictions.csv` of every fold): {e['n_scored']} scorings of "
         f"{e['n_clips']} clips over folds and seeds.",
+        *_unscored(e),
         "",
         "Most confused, per true class (% of that class's scored clips):",
         "",
@@ -199,6 +215,22 @@ def _errors_lines(e: dict | None) -> list[str]:
         if not strips:
             lines += ["", "(No frame strips: the prepared data are not on this machine.)"]
     return lines
+
+
+def _unscored(e: dict) -> list[str]:
+    """Folds without predictions, named: their clips are not in the counts, and are not errors."""
+    out = []
+    for key, what in (("missing", "no predictions.csv"), ("empty", "an empty predictions.csv (a header, no row)")):
+        if e.get(key):
+            out.append(f"Not included, {what}: {', '.join(f'`{p}`' for p in e[key])}.")
+    return ["", *out] if out else []
+
+
+def integrity_lines(r: dict) -> list[str]:
+    """The integrity checks' notes for this run (fervid.engine.integrity), one line each."""
+    from fervid.engine.integrity import integrity_notes
+
+    return integrity_notes("this run", r.get("integrity"), predictions=not r.get("errors"))  # else under Errors
 
 
 def summary_line(r: dict) -> str:
@@ -237,7 +269,8 @@ def render_markdown(results: dict) -> str:
             + f"; the mean and std below are over {done} only and are not the {split['k']}-fold result.",
             "",
         ]
-    lines += ["## Protocol", "", *_protocol_lines(r), "", *_results_lines(r)]
+    notes = integrity_lines(r)
+    lines += [*notes, *([""] if notes else []), "## Protocol", "", *_protocol_lines(r), "", *_results_lines(r)]
     lines += [
         "",
         f"## Confusion matrix, summed over {done} (rows = true class, counts)",

@@ -190,6 +190,7 @@ class Predictor:
             label=self.classes[int(overall.argmax())] if overall is not None else None,
             probs=self._as_dict(overall) if overall is not None else None,
             classes=self.classes,
+            prompts=self.meta.extra.get("prompts"),
             thumbnails=_thumbnails(np.asarray(crop.clip), detected, fps),
         )
 

@@ -33,6 +33,12 @@ def add_parser(subparsers) -> None:
     )
     z.add_argument("--classes", metavar="A,B,...", help="label set (default: the six basic emotions)")
     z.add_argument("--neutral", action="store_true", help="add 'neutral' to the six basic emotions")
+    z.add_argument(
+        "--prompts",
+        metavar="FILE.yaml",
+        help="per-class prompts or descriptions (class: [text, ...]; any punctuation) instead of CLIP's "
+        "FER2013 recipe; its classes are the label set",
+    )
     p.add_argument("--json", metavar="OUT", help="write predictions as JSON (an object, or a list for several videos)")
     p.add_argument("--csv", metavar="OUT", help="write one row per window as CSV")
     p.add_argument("--plot", metavar="OUT.png", help="timeline plot (several videos: OUT-<video>.png each)")
@@ -92,7 +98,7 @@ def _predictor(args: argparse.Namespace):
     from fervid.errors import FervidError
     from fervid.inference.api import load_model
 
-    zero_shot_flags = [f for f in ("zero_shot_weights", "classes", "neutral") if getattr(args, f)]
+    zero_shot_flags = [f for f in ("zero_shot_weights", "classes", "neutral", "prompts") if getattr(args, f)]
     if args.checkpoint:
         if zero_shot_flags:
             raise FervidError(f"--{zero_shot_flags[0].replace('_', '-')} applies to --zero-shot only")
@@ -101,8 +107,12 @@ def _predictor(args: argparse.Namespace):
 
     if args.classes and args.neutral:
         raise FervidError("--neutral adds to the default classes; with --classes, list neutral there")
+    if args.prompts and (args.classes or args.neutral):
+        raise FervidError("--prompts names the classes: leave --classes and --neutral out")
     classes = args.classes.split(",") if args.classes else None
-    return load_zero_shot(args.zero_shot_weights, model=args.zero_shot, classes=classes, neutral=args.neutral)
+    return load_zero_shot(
+        args.zero_shot_weights, model=args.zero_shot, classes=classes, neutral=args.neutral, prompts=args.prompts
+    )
 
 
 def run_predict(args: argparse.Namespace) -> int:

@@ -108,6 +108,8 @@ class VideoPrediction:
     label: str | None
     probs: dict[str, float] | None
     classes: list[str]
+    # Zero-shot: the prompts each class was scored against (meta.extra["prompts"]); None for a trained model.
+    prompts: dict | None = None
     # A few (time in s, face crop uint8 (S, S, 3)) pairs for plots; not part of to_dict().
     thumbnails: list[tuple[float, np.ndarray]] = field(default_factory=list, repr=False, compare=False)
     faces: str = "largest"  # "largest": one face, fervid's original form; "all": every face, in tracks
@@ -117,9 +119,12 @@ class VideoPrediction:
     def to_dict(self) -> dict:
         """The JSON form. ``faces="largest"``: ``{"video", "fps", "frames", "face_rate", "windows",
         "label", "probs"}``; ``faces="all"``: ``{"video", "fps", "frames", "face_rate", "tracks",
-        "dropped_tracks"}``."""
+        "dropped_tracks"}``; either with ``"prompts"`` (recipe, templates, per-class prompts) for a
+        zero-shot prediction."""
         head = {"video": self.video, "fps": round(self.fps, 4), "frames": self.frames}
         head["face_rate"] = round(self.face_rate, 4)
         if self.faces == "all":
-            return head | {"tracks": [t.to_dict() for t in self.tracks], "dropped_tracks": self.dropped_tracks}
-        return head | {"windows": [w.to_dict() for w in self.windows], "label": self.label, "probs": self.probs}
+            body = {"tracks": [t.to_dict() for t in self.tracks], "dropped_tracks": self.dropped_tracks}
+        else:
+            body = {"windows": [w.to_dict() for w in self.windows], "label": self.label, "probs": self.probs}
+        return head | body | ({"prompts": self.prompts} if self.prompts is not None else {})

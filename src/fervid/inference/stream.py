@@ -337,6 +337,7 @@ class VideoRun:
             label=main.label,
             probs=main.probs,
             classes=self.predictor.classes,
+            prompts=self.predictor.meta.extra.get("prompts"),
             thumbnails=main.thumbnails,
             faces=self.faces,
             tracks=tracks,

@@ -1,11 +1,24 @@
 """The model zoo: the study's six video FER architectures and two current ones (clip, videomae) behind one registry.
 
 Every model maps ``(B, 3, T, H, W)`` float to logits ``(B, num_classes)``.
+
+``import fervid.models`` alone imports nothing heavy (so that ``fervid --help`` does not import
+torch). The first use of any of its names (``create_model``, ``list_models``, …), or
+:func:`register_all`, imports every architecture module and ``fervid.models.detector_weights``,
+which registers every model and every named weight, the YuNet face detector's included.
 """
 
 from typing import TYPE_CHECKING
 
-__all__ = ["ModelInfo", "create_model", "from_scratch_warning", "get_model_info", "list_models", "register_model"]
+__all__ = [
+    "ModelInfo",
+    "create_model",
+    "from_scratch_warning",
+    "get_model_info",
+    "list_models",
+    "register_all",
+    "register_model",
+]
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
     from fervid.models.registry import (
@@ -18,11 +31,27 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
     )
 
 
+def register_all() -> None:
+    """Import every architecture module and the detector's weights: each registers on import
+    (explicit, no star-import registration)."""
+    from fervid.models import (  # noqa: F401
+        c3d,
+        clip,
+        cnn_lstm,
+        detector_weights,
+        r2plus1d,
+        timesformer,
+        tsm,
+        videomae,
+        vivit,
+    )
+
+
 def __getattr__(name: str):
     # Lazy, so that `fervid --help` (which imports fervid.models.cli) does not import torch.
     if name not in __all__:
         raise AttributeError(f"module 'fervid.models' has no attribute {name!r}")
-    # Each architecture module registers its model on import: explicit, no star-import registration.
-    from fervid.models import c3d, clip, cnn_lstm, r2plus1d, registry, timesformer, tsm, videomae, vivit  # noqa: F401
+    register_all()
+    from fervid.models import registry
 
     return getattr(registry, name)

@@ -90,4 +90,5 @@ register_model(
     image_size=112,
     head=("head.",),
     study_weights=None,  # the study trained its small C3D from scratch
+    geometry_keys=("channels", "hidden"),
 )(C3D)

@@ -28,8 +28,9 @@ recomputed in every forward pass (its cost is the text tower on C prompts, indep
 batch). ``logit_scale`` learns in both cases.
 
 Weights: Hugging Face ``CLIPModel`` and open_clip / OpenAI layouts (:mod:`fervid.models.clip_convert`);
-by name ``openai`` (ViT-B/16, the default geometry) and ``openai_b32`` (ViT-B/32: build with
-``patch_size=32``; a geometry that does not fit the weights is refused naming the kwargs to pass).
+by name ``openai`` (ViT-B/16, the default geometry) and ``openai_b32`` (ViT-B/32). Loaded with
+``pretrained=``, the model is built with the weights' geometry (``clip_geometry``: ViT-B/32, L/14, …)
+and activation (quick-GELU for OpenAI's weights, GELU for most open_clip ones, as their configs say).
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from fervid.errors import FervidError
-from fervid.models._vit import Block, PatchEmbed, TemporalTransformer, drop_path_rates, init_vit_weights
-from fervid.models.clip_convert import convert_clip
+from fervid.models._vit import ACTIVATIONS, Block, PatchEmbed, TemporalTransformer, drop_path_rates, init_vit_weights
+from fervid.models.clip_convert import clip_geometry, convert_clip
 from fervid.models.clip_text import DEFAULT_TEMPLATES, VOCAB_SIZE, class_prompts, tokenize
 from fervid.models.hub import HfRepo, Weights
 from fervid.models.registry import register_model
@@ -56,11 +57,13 @@ CLIP_LN_EPS = 1e-5  # torch's default, which CLIP's LayerNorms use
 LOGIT_SCALE_INIT = math.log(1 / 0.07)  # CLIP's initial temperature
 
 
-def _blocks(width: int, depth: int, heads: int, *, causal: bool, drop_path_rate: float = 0.0) -> nn.ModuleList:
+def _blocks(
+    width: int, depth: int, heads: int, *, causal: bool, act: str, drop_path_rate: float = 0.0
+) -> nn.ModuleList:
+    if act not in ACTIVATIONS:
+        raise FervidError(f"clip act {act!r}: choose {' or '.join(ACTIVATIONS)}")
     return nn.ModuleList(
-        Block(
-            width, num_heads=heads, mlp_hidden=4 * width, eps=CLIP_LN_EPS, act="quick_gelu", causal=causal, drop_path=p
-        )
+        Block(width, num_heads=heads, mlp_hidden=4 * width, eps=CLIP_LN_EPS, act=act, causal=causal, drop_path=p)
         for p in drop_path_rates(drop_path_rate, depth)
     )
 
@@ -78,6 +81,7 @@ class VisionTower(nn.Module):
         heads: int,
         embed_dim: int,
         drop_path_rate: float,
+        act: str,
     ) -> None:
         super().__init__()
         if image_size % patch_size:
@@ -86,7 +90,7 @@ class VisionTower(nn.Module):
         self.cls_token = nn.Parameter(torch.zeros(1, 1, width))
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + (image_size // patch_size) ** 2, width))
         self.norm_pre = nn.LayerNorm(width, eps=CLIP_LN_EPS)
-        self.blocks = _blocks(width, depth, heads, causal=False, drop_path_rate=drop_path_rate)
+        self.blocks = _blocks(width, depth, heads, causal=False, act=act, drop_path_rate=drop_path_rate)
         self.norm = nn.LayerNorm(width, eps=CLIP_LN_EPS)
         self.proj = nn.Linear(width, embed_dim, bias=False)
         nn.init.trunc_normal_(self.cls_token, std=0.02)
@@ -107,11 +111,11 @@ class TextTower(nn.Module):
     ``embeds`` ``(K, L, W)`` replaces the token embeddings (learned context vectors spliced in).
     """
 
-    def __init__(self, *, width: int, depth: int, heads: int, context_length: int, embed_dim: int) -> None:
+    def __init__(self, *, width: int, depth: int, heads: int, context_length: int, embed_dim: int, act: str) -> None:
         super().__init__()
         self.token_embed = nn.Embedding(VOCAB_SIZE, width)
         self.pos_embed = nn.Parameter(torch.zeros(context_length, width))
-        self.blocks = _blocks(width, depth, heads, causal=True)
+        self.blocks = _blocks(width, depth, heads, causal=True, act=act)
         self.norm = nn.LayerNorm(width, eps=CLIP_LN_EPS)
         self.proj = nn.Linear(width, embed_dim, bias=False)
         nn.init.normal_(self.token_embed.weight, std=0.02)  # open_clip's init
@@ -137,23 +141,26 @@ class TextHead(nn.Module):
     def __init__(
         self,
         *,
-        class_names: Sequence[str],
-        templates: Sequence[str],
+        prompts: Sequence[Sequence[str]],
         n_ctx: int,
         embed_dim: int,
         width: int,
         depth: int,
         heads: int,
         context_length: int,
+        act: str,
     ) -> None:
         super().__init__()
-        self.n_classes, self.n_ctx = len(class_names), n_ctx
-        self.n_templates = 1 if n_ctx else len(templates)
-        self.text = TextTower(width=width, depth=depth, heads=heads, context_length=context_length, embed_dim=embed_dim)
+        self.n_classes, self.n_ctx = len(prompts), n_ctx
+        self.text = TextTower(
+            width=width, depth=depth, heads=heads, context_length=context_length, embed_dim=embed_dim, act=act
+        )
         self.text.requires_grad_(False)
         self.logit_scale = nn.Parameter(torch.tensor(LOGIT_SCALE_INIT))
-        tokens = tokenize(class_prompts(list(class_names), list(templates), n_ctx), context_length, n_ctx=n_ctx)
-        self.register_buffer("tokens", tokens, persistent=False)  # (C*K, L)
+        tokens = tokenize([p for per_class in prompts for p in per_class], context_length, n_ctx=n_ctx)
+        self.register_buffer("tokens", tokens, persistent=False)  # (K, L), class-major
+        owner = [c for c, per_class in enumerate(prompts) for _ in per_class]
+        self.register_buffer("prompt_class", torch.tensor(owner), persistent=False)  # (K,): each prompt's class
         self.ctx = nn.Parameter(torch.empty(self.n_classes, n_ctx, width).normal_(std=0.02)) if n_ctx else None
         self.register_buffer("class_embeds", torch.zeros(self.n_classes, embed_dim), persistent=False)
         self.register_load_state_dict_post_hook(_refresh_after_load)
@@ -165,8 +172,11 @@ class TextHead(nn.Module):
         if self.ctx is not None:
             words = self.text.token_embed(self.tokens)  # (C, L, W)
             embeds = torch.cat([words[:, :1], self.ctx.to(words.dtype), words[:, 1 + self.n_ctx :]], dim=1)
-        e = F.normalize(self.text(self.tokens, embeds), dim=-1)  # (C*K, E)
-        return F.normalize(e.reshape(self.n_classes, self.n_templates, -1).mean(dim=1), dim=-1)
+        e = F.normalize(self.text(self.tokens, embeds), dim=-1)  # (K, E)
+        if self.ctx is not None:
+            return e  # one prompt per class
+        # the normalised mean of each class's prompt embeddings (classes may have different prompt counts)
+        return F.normalize(e.new_zeros(self.n_classes, e.shape[1]).index_add(0, self.prompt_class, e), dim=-1)
 
     @torch.no_grad()
     def refresh(self) -> None:
@@ -179,14 +189,29 @@ class TextHead(nn.Module):
         return self.logit_scale.exp() * F.normalize(video, dim=-1) @ text.t()
 
 
+def _class_prompts(class_names, templates, prompts, n_ctx: int) -> list[list[str]]:
+    """One list of prompts per class: the context-token prompt, the given prompts, or the templates filled."""
+    if prompts is not None and not n_ctx:
+        if len(prompts) != len(class_names) or not all(prompts):
+            raise FervidError(f"clip's prompts: give a non-empty list for each of the {len(class_names)} classes")
+        return [list(p) for p in prompts]
+    templates = [] if n_ctx else list(templates or DEFAULT_TEMPLATES)
+    flat = class_prompts(list(class_names), templates, n_ctx)
+    k = 1 if n_ctx else len(templates)
+    return [flat[i * k : (i + 1) * k] for i in range(len(class_names))]
+
+
 class CLIPVideo(nn.Module):
     """CLIP frames → temporal transformer → head. ``(B, 3, T, H, W)`` → ``(B, num_classes)``.
 
     The defaults are OpenAI's ViT-B/16 (``patch_size=32``: ViT-B/32, DFER-CLIP's encoder) and
     DFER-CLIP's temporal transformer. ``head="text"`` needs ``class_names`` (``fervid train``
     passes the prepared dataset's, in label order); ``templates`` default to
-    :data:`~fervid.models.clip_text.DEFAULT_TEMPLATES`; ``n_ctx`` learnable context tokens per
-    class replace the templates when > 0. See the module docstring for what is cached.
+    :data:`~fervid.models.clip_text.DEFAULT_TEMPLATES`; ``prompts`` (one list per class, any
+    text) replace the templates; ``n_ctx`` learnable context tokens per class replace both when
+    > 0. ``act``: the MLP activation of both towers, ``"quick_gelu"`` (OpenAI's weights) or
+    ``"gelu"`` (most open_clip models); loading weights sets it from them. See the module
+    docstring for what is cached.
     """
 
     def __init__(
@@ -206,6 +231,7 @@ class CLIPVideo(nn.Module):
         head: str = "linear",
         class_names: Sequence[str] | None = None,
         templates: Sequence[str] | None = None,
+        prompts: Sequence[Sequence[str]] | None = None,
         n_ctx: int = 0,
         text_width: int = 512,
         text_depth: int = 12,
@@ -213,6 +239,7 @@ class CLIPVideo(nn.Module):
         context_length: int = 77,
         drop_path_rate: float = 0.0,
         init_std: float = 0.02,
+        act: str = "quick_gelu",
     ) -> None:
         super().__init__()
         self.num_frames, self.image_size = num_frames, image_size
@@ -224,6 +251,7 @@ class CLIPVideo(nn.Module):
             heads=heads,
             embed_dim=embed_dim,
             drop_path_rate=drop_path_rate,
+            act=act,
         )
         self.temporal = (
             TemporalTransformer(
@@ -245,14 +273,14 @@ class CLIPVideo(nn.Module):
                 got = "none" if class_names is None else f"{len(class_names)}"
                 raise FervidError(f"clip's text head needs class_names for its {num_classes} classes (got {got})")
             self.head = TextHead(
-                class_names=class_names,
-                templates=templates or DEFAULT_TEMPLATES,
+                prompts=_class_prompts(class_names, templates, prompts, n_ctx),
                 n_ctx=n_ctx,
                 embed_dim=embed_dim,
                 width=text_width,
                 depth=text_depth,
                 heads=text_heads,
                 context_length=context_length,
+                act=act,
             )
         else:
             raise FervidError(f"clip head {head!r}: choose 'linear' or 'text'")
@@ -283,7 +311,7 @@ WEIGHTS = (
         model="clip",
         name="openai",
         description="OpenAI CLIP ViT-B/16 image and text towers (Hugging Face port); temporal transformer, head new",
-        source=HfRepo("openai/clip-vit-base-patch16", ("config.json", "pytorch_model.bin")),
+        source=HfRepo("openai/clip-vit-base-patch16"),
         licence="MIT",
         size=598_482_948,  # CLIPModel's 149,620,737 fp32 parameters
         mean=CLIP_MEAN,
@@ -293,14 +321,29 @@ WEIGHTS = (
     Weights(
         model="clip",
         name="openai_b32",
-        description="OpenAI CLIP ViT-B/32 (DFER-CLIP's); build clip with patch_size=32 to load it",
-        source=HfRepo("openai/clip-vit-base-patch32", ("config.json", "pytorch_model.bin")),
+        description="OpenAI CLIP ViT-B/32 (DFER-CLIP's) image and text towers; temporal transformer, head new",
+        source=HfRepo("openai/clip-vit-base-patch32"),
         licence="MIT",
         size=605_109_252,  # CLIPModel's 151,277,313 fp32 parameters
         mean=CLIP_MEAN,
         std=CLIP_STD,
         image_size=224,
     ),
+)
+
+GEOMETRY_KEYS = (
+    "patch_size",
+    "width",
+    "depth",
+    "heads",
+    "embed_dim",
+    "temporal_depth",
+    "temporal_heads",
+    "temporal_mlp_dim",
+    "text_width",
+    "text_depth",
+    "text_heads",
+    "act",
 )
 
 register_model(
@@ -314,4 +357,8 @@ register_model(
     convert=convert_clip,
     weights=WEIGHTS,
     study_weights="openai",  # not a study model: the start of the DFER-CLIP family (and of zero-shot)
+    geometry=clip_geometry,
+    geometry_keys=GEOMETRY_KEYS,
+    # OpenAI's ViT-L/14 at 224 and 336 px (config shapes checked in tests/models/test_geometry.py)
+    known_repos=("hf:openai/clip-vit-large-patch14", "hf:openai/clip-vit-large-patch14-336"),
 )(CLIPVideo)

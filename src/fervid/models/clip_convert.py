@@ -29,8 +29,9 @@ head. Dropped with a note: ``position_ids`` buffers (older Hugging Face saves), 
 when the model has a linear head. Not in either layout, so freshly initialised and reported: the
 temporal transformer and the classifier (``head.weight``/``bias`` or the context vectors
 ``head.ctx``). The image position grid is interpolated when the image size differs; the text
-positions are cut to a shorter ``context_length``. Weights of another geometry (ViT-B/32 into the
-default B/16) are refused in one line naming the builder arguments that fit them.
+positions are cut to a shorter ``context_length``. :func:`clip_geometry` reads the builder
+arguments the weights fix (``create_model`` builds them: ``fervid.models.geometry``), the activation
+among them: quick-GELU for OpenAI's weights, GELU for most open_clip ones.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ import re
 import torch
 from torch import nn
 
-from fervid.errors import FervidError, PretrainedMismatchError
+from fervid.errors import FervidError
+from fervid.models.geometry import Geometry, activation_line, layer_count
 from fervid.models.registry import Converted
 from fervid.models.weights import fit_pos_embed, strip_prefix
 
@@ -130,13 +132,6 @@ def _check_hf_config(config: dict) -> None:
     kind = config.get("model_type", "clip")
     if kind not in ("clip", "clip_vision_model"):
         raise FervidError(f"config.json describes a {kind!r} model, not CLIP")
-    towers = {"vision": config.get("vision_config") or {}, "text": config.get("text_config") or {}}
-    if kind == "clip_vision_model":
-        towers = {"vision": config}
-    for tower, cfg in towers.items():
-        act = cfg.get("hidden_act", "quick_gelu")
-        if act != "quick_gelu":
-            raise FervidError(f"config.json: the {tower} tower uses {act!r}; fervid's clip uses quick_gelu")
 
 
 def convert_clip(state: dict, model: nn.Module, info: dict) -> Converted:
@@ -173,7 +168,6 @@ def convert_clip(state: dict, model: nn.Module, info: dict) -> Converted:
     if text and "head.text.proj.weight" not in own:
         state = {k: v for k, v in state.items() if k not in text}
         notes.append(f"text tower ({len(text)} tensors) not used: the model has a linear head")
-    _check_geometry(state, own, info.get("config") or {})
     pos = state.get("head.text.pos_embed")
     if pos is not None and "head.text.pos_embed" in own and pos.shape[0] > own["head.text.pos_embed"].shape[0]:
         state["head.text.pos_embed"] = pos[: own["head.text.pos_embed"].shape[0]]
@@ -184,85 +178,106 @@ def convert_clip(state: dict, model: nn.Module, info: dict) -> Converted:
     return Converted(state, fresh=("temporal.",), notes=notes)
 
 
-def _layers(state: dict, pattern: str) -> int:
-    return len({m.group(1) for k in state if (m := re.match(pattern, k))})
+# open_clip options that make a network other than the plain CLIP fervid builds: (section, key) -> plain value.
+_OPEN_CLIP_PLAIN = {
+    ("model_cfg", "init_logit_bias"): None,
+    ("vision_cfg", "timm_model_name"): None,
+    ("vision_cfg", "attentional_pool"): False,
+    ("vision_cfg", "final_ln_after_pool"): False,
+    ("vision_cfg", "no_ln_pre"): False,
+    ("vision_cfg", "pool_type"): "tok",
+    ("vision_cfg", "ls_init_value"): None,
+    ("text_cfg", "hf_model_name"): None,
+    ("text_cfg", "no_causal_mask"): False,
+    ("text_cfg", "pool_type"): "argmax",
+    ("text_cfg", "embed_cls"): False,
+    ("text_cfg", "ls_init_value"): None,
+}
 
 
-def _geometry(state: dict) -> dict:
-    """The ``clip`` builder arguments that fervid-named tensors fix by their shapes."""
-    g = {}
-    if "visual.patch_embed.proj.weight" in state:
-        w = state["visual.patch_embed.proj.weight"]  # (width, 3, patch, patch)
-        g.update(patch_size=w.shape[-1], width=w.shape[0], depth=_layers(state, r"^visual\.blocks\.(\d+)\."))
-    if "visual.proj.weight" in state:
-        g["embed_dim"] = state["visual.proj.weight"].shape[0]
-    if "head.text.pos_embed" in state:
-        g.update(
-            text_width=state["head.text.pos_embed"].shape[1], text_depth=_layers(state, r"^head\.text\.blocks\.(\d+)\.")
-        )
-    return g
+def _open_clip_cfg(model_cfg: dict) -> tuple[dict, dict]:
+    sections = {"model_cfg": model_cfg, "vision_cfg": model_cfg.get("vision_cfg") or {}}
+    sections["text_cfg"] = model_cfg.get("text_cfg") or {}
+    for (section, key), plain in _OPEN_CLIP_PLAIN.items():
+        if sections[section].get(key, plain) != plain:
+            raise FervidError(
+                f"open_clip_config.json: {section}.{key} is {sections[section][key]!r}; fervid's clip is the "
+                f"plain CLIP ({key}={plain!r})"
+            )
+    return sections["vision_cfg"], sections["text_cfg"]
 
 
-def _check_geometry(state: dict, own: dict, config: dict) -> None:
-    """Weights of another CLIP geometry (ViT-B/32 into the default B/16) are refused in one line that
-    names the builder arguments that fit them; the model is never rebuilt behind the caller's back,
-    because its kwargs are what checkpoints and configs record."""
-    theirs, mine = _geometry(state), _geometry(own)
-    wrong = {k: v for k, v in theirs.items() if k in mine and mine[k] != v}
-    if not wrong:
-        return
-    for width, heads, cfg in (("width", "heads", "vision_config"), ("text_width", "text_heads", "text_config")):
-        if width in wrong:  # heads are not in the shapes: config.json's, else OpenAI's 64 channels per head
-            wrong[heads] = (config.get(cfg) or {}).get("num_attention_heads") or wrong[width] // 64
-    have = ", ".join(f"{k}={mine[k]}" for k in wrong if k in mine)
-    args = ", ".join(f"{k}={v}" for k, v in wrong.items())
-    sets = " ".join(f"--set model.kwargs.{k}={v}" for k, v in wrong.items())
-    raise PretrainedMismatchError(
-        f"the weights are a CLIP with {args}, the model was built with {have}: build clip with "
-        f"{args} (config model.kwargs, or {sets})"
-    )
+def clip_geometry(state: dict, info: dict) -> Geometry:
+    """The ``clip`` builder arguments a CLIP checkpoint fixes, and the image size it was made for.
 
-
-def clip_architecture(state: dict, config: dict | None = None) -> tuple[dict, int]:
-    """``clip`` builder arguments that fit a CLIP checkpoint, and the image size it was trained at.
-
-    Read from the tensors' shapes (both layouts); attention heads from config.json where one lies
-    beside, else OpenAI's rule of 64 channels per head. A state dict that is neither layout, or
-    holds no text tower, is a :class:`FervidError`.
+    Widths, depths, patch size and embedding size from the tensors' shapes (both layouts);
+    attention heads and the activation from ``config.json`` (Hugging Face: ``hidden_act``,
+    transformers' default quick-GELU) or ``open_clip_config.json`` (``quick_gelu``, default GELU;
+    heads ``width / head_width``) where one lies beside. A bare open_clip / OpenAI state dict
+    records neither: heads are 64 channels each and the activation OpenAI's quick-GELU, both said
+    in the report (pass ``act="gelu"`` for weights trained with GELU).
     """
     state = strip_prefix(state, "module.")
-    config = config or {}
-    try:
-        if any(k.startswith("vision_model.") for k in state):
-            patch = state["vision_model.embeddings.patch_embedding.weight"]
-            pos = state["vision_model.embeddings.position_embedding.weight"]
-            depth = _layers(state, r"^vision_model\.encoder\.layers\.(\d+)\.")
-            text_pos = state["text_model.embeddings.position_embedding.weight"]
-            text_depth = _layers(state, r"^text_model\.encoder\.layers\.(\d+)\.")
-            embed_dim = state["visual_projection.weight"].shape[0]
+    config = info.get("config") or {}
+    model_cfg = (info.get("open_clip") or {}).get("model_cfg")
+    if any(k.startswith("vision_model.") for k in state):
+        kind = config.get("model_type", "clip")
+        vcfg = config if kind == "clip_vision_model" else config.get("vision_config") or {}
+        tcfg = config.get("text_config") or {}
+        names = ("vision_model.embeddings.patch_embedding.weight", "vision_model.embeddings.position_embedding.weight")
+        blocks, text_blocks = r"^vision_model\.encoder\.layers\.(\d+)\.", r"^text_model\.encoder\.layers\.(\d+)\."
+        text_pos = state.get("text_model.embeddings.position_embedding.weight")
+        proj = state.get("visual_projection.weight")
+        embed_dim = proj.shape[0] if proj is not None else None
+        given_heads, given_text_heads = vcfg.get("num_attention_heads"), tcfg.get("num_attention_heads")
+        acts = {vcfg.get("hidden_act", "quick_gelu")} | (
+            {tcfg.get("hidden_act", "quick_gelu")} if text_pos is not None else set()
+        )
+        how = "as config.json's hidden_act says" if config else "assumed: transformers' CLIP default (no config.json)"
+        source, act_known = ("config.json and tensor shapes" if config else "tensor shapes"), bool(config)
+    elif "visual.conv1.weight" in state:
+        names = ("visual.conv1.weight", "visual.positional_embedding")
+        blocks, text_blocks = r"^visual\.transformer\.resblocks\.(\d+)\.", r"^transformer\.resblocks\.(\d+)\."
+        text_pos = state.get("positional_embedding")
+        embed_dim = state["visual.proj"].shape[1] if "visual.proj" in state else None
+        if model_cfg is not None:
+            vcfg, tcfg = _open_clip_cfg(model_cfg)
+            width = state["visual.conv1.weight"].shape[0]
+            given_heads, given_text_heads = width // int(vcfg.get("head_width", 64)), tcfg.get("heads", 8)
+            acts = {"quick_gelu" if model_cfg.get("quick_gelu") else "gelu"}
+            how, source = "as open_clip_config.json's quick_gelu says", "open_clip_config.json and tensor shapes"
+            act_known = True
         else:
-            patch = state["visual.conv1.weight"]
-            pos = state["visual.positional_embedding"]
-            depth = _layers(state, r"^visual\.transformer\.resblocks\.(\d+)\.")
-            text_pos = state["positional_embedding"]
-            text_depth = _layers(state, r"^transformer\.resblocks\.(\d+)\.")
-            embed_dim = state["visual.proj"].shape[1]
-    except KeyError as e:
-        raise FervidError(f"not a CLIP checkpoint with image and text towers (no {e.args[0]})") from None
-    width, patch_size = patch.shape[0], patch.shape[-1]
-    text_width = text_pos.shape[1]
-    heads = (config.get("vision_config") or {}).get("num_attention_heads") or width // 64
-    text_heads = (config.get("text_config") or {}).get("num_attention_heads") or text_width // 64
-    image_size = round((pos.shape[-2] - 1) ** 0.5) * patch_size
-    kwargs = dict(
-        patch_size=patch_size,
-        width=width,
-        depth=depth,
-        heads=heads,
-        embed_dim=embed_dim,
-        text_width=text_width,
-        text_depth=text_depth,
-        text_heads=text_heads,
-        context_length=text_pos.shape[0],
+            given_heads = given_text_heads = None
+            acts = {"quick_gelu"}
+            how = (
+                "assumed: the file records no activation and OpenAI's CLIP, this layout's origin, uses it; "
+                "pass act='gelu' for open_clip weights trained with GELU"
+            )
+            source, act_known = "tensor shapes", False
+    else:
+        return Geometry()  # fervid's own names or no CLIP: the loader says what does not fit
+    if len(acts) != 1:
+        raise FervidError(
+            f"config.json: the towers use different activations ({', '.join(sorted(acts))}); fervid's clip uses one"
+        )
+    if not acts <= {"gelu", "quick_gelu"}:
+        raise FervidError(f"config.json: hidden_act {next(iter(acts))!r}; fervid's clip takes gelu or quick_gelu")
+    patch, pos = (state[n] for n in names)
+    width, patch_size = int(patch.shape[0]), int(patch.shape[-1])
+    g = Geometry(
+        dict(patch_size=patch_size, width=width, depth=layer_count(state, blocks), act=next(iter(acts))),
+        {"image_size": round((pos.shape[-2] - 1) ** 0.5) * patch_size},
+        source,
+        activation_line(next(iter(acts)), how),
     )
-    return kwargs, image_size
+    if not act_known:  # an assumed activation is a default only: act= settles it
+        g.defaults["act"], g.assumed["act"] = g.kwargs.pop("act"), ""
+    g.set_heads("heads", width, given_heads)
+    if embed_dim is not None:
+        g.kwargs["embed_dim"] = int(embed_dim)
+    if text_pos is not None:
+        g.kwargs.update(text_width=int(text_pos.shape[1]), text_depth=layer_count(state, text_blocks))
+        g.set_heads("text_heads", int(text_pos.shape[1]), given_text_heads)
+        g.defaults["context_length"] = int(text_pos.shape[0])  # a shorter context cuts the positions (noted)
+    return g

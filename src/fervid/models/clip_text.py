@@ -15,20 +15,48 @@ from pathlib import Path
 
 import torch
 
+from fervid.classes import canonical
 from fervid.errors import FervidError
 
 VOCAB_SIZE = 49408  # CLIP's BPE vocabulary, special tokens included
 SOT, EOT = 49406, 49407
 
-# The zero-shot prompt set: each class is scored against the average of these templates' text
-# embeddings (the prompt ensembling of CLIP's zero-shot recipe, Radford et al. 2021, sec. 3.1.4).
-# Worded for fervid's class names, which are nouns ("happiness", "neutral" aside).
+# The text head's default templates when trained (``head="text"``, ``n_ctx=0``), filled with the
+# dataset's class names, which are nouns; each class is scored against the average of their text
+# embeddings (CLIP's prompt ensembling, Radford et al. 2021, sec. 3.1.4). Kept as they were so
+# that checkpoints trained with them rebuild the same class embeddings. Zero-shot uses FER_TEMPLATES.
 DEFAULT_TEMPLATES = (
     "a photo of a face showing {}.",
     "a close-up photo of a person's face expressing {}.",
     "a face with an expression of {}.",
     "a video frame of a person showing {}.",
 )
+# CLIP's zero-shot recipe for FER2013 (Radford et al. 2021; the prompt list in openai/CLIP's
+# data/prompts.md, also in open_clip's zero-shot metadata): each class named by an adjective, six
+# templates, the class embedding the normalised mean of theirs. Zero-shot prediction's default.
+FER_TEMPLATES = (
+    "a photo of a {} looking face.",
+    "a photo of a face showing the emotion: {}.",
+    "a photo of a face looking {}.",
+    "a face that looks {}.",
+    "they look {}.",
+    "look at how {} they are.",
+)
+# fervid's canonical class names -> the adjective the FER templates take (FER2013's seven are the
+# recipe's words; contempt and MAFW's four further classes follow the same rule, fervid's wording).
+ADJECTIVES = {
+    "anger": "angry",
+    "disgust": "disgusted",
+    "fear": "fearful",
+    "happiness": "happy",
+    "neutral": "neutral",
+    "sadness": "sad",
+    "surprise": "surprised",
+    "contempt": "contemptuous",
+    "anxiety": "anxious",
+    "helplessness": "helpless",
+    "disappointment": "disappointed",
+}
 CONTEXT_WORD = "X"  # placeholder for a learnable context token (CoOp, DFER-CLIP): "X X … X {class}."
 
 
@@ -68,6 +96,11 @@ def tokenize(texts: list[str], context_length: int, *, n_ctx: int = 0) -> torch.
             raise FervidError(f"prompt {text!r}: the {n_ctx} context placeholders did not tokenise to one token each")
         rows.append(ids + [0] * (context_length - len(ids)))
     return torch.tensor(rows, dtype=torch.long)
+
+
+def expression_word(name: str) -> str:
+    """The adjective of a class name fervid knows (``happiness`` -> ``happy``), else the name as given."""
+    return ADJECTIVES.get(canonical(name), name.strip())
 
 
 def class_prompts(class_names: list[str], templates: list[str], n_ctx: int) -> list[str]:

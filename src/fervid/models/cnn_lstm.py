@@ -96,6 +96,7 @@ WEIGHTS = tuple(
     convert=_from_torchvision,
     weights=WEIGHTS,
     study_weights="imagenet",
+    geometry_keys=("width_mult", "hidden", "attn_dim"),
 )
 def cnn_lstm(
     *,

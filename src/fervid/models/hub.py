@@ -3,18 +3,25 @@
 A :class:`Weights` entry (torchvision's ``Weights`` enums are the model) names one set of weights
 of one model (``r2plus1d/kinetics400``) with its source, hash, size, licence and the
 preprocessing it expects. Architecture files declare their entries and pass them to
-``register_model(..., weights=...)``; anything else (the YuNet face detector) calls
-:func:`register_weights`.
+``register_model(..., weights=...)``; the YuNet face detector's entry is declared in
+``fervid.models.detector_weights``. Every entry is registered once the architecture modules are
+imported, which any of ``fervid.models``' names does (``create_model``, ``list_models``, …);
+:func:`all_weights` and :func:`get_weights` import them themselves, so they always see every entry.
 
 Files live in the caches the ecosystem already uses, so weights fetched by torchvision, timm or
 transformers are found and never downloaded again:
 
-- URL sources: ``torch.hub.download_url_to_file`` into ``$TORCH_HOME/hub/checkpoints/<file>``
-  (torchvision's own file names), progress bar on stderr, SHA-256 checked during the download
-  (a file that fails never reaches the cache).
+- URL sources: ``$TORCH_HOME/hub/checkpoints/<file>`` (torchvision's own file names), downloaded
+  atomically with a progress bar on stderr (``fervid.models.hub_files``).
 - Hugging Face sources: ``huggingface_hub.hf_hub_download`` into ``$HF_HOME/hub``
-  (``HF_HUB_CACHE`` if set). Weights files that the hub stores by their SHA-256 (LFS blobs) are
-  checked against it on every load.
+  (``HF_HUB_CACHE`` if set), preferring ``model.safetensors`` and whatever is already cached
+  (``fervid.models.hub_hf``).
+
+Whenever a file's SHA-256 is known (registered, torchvision's prefix in the file name, the hub's
+blob name) the file is checked before it is used: cached, downloaded or given as a path
+(:func:`verify_path`, which ``fervid.models.weights`` calls on every file it reads). Online, a
+cached file that fails is replaced by a fresh download; offline it is refused in one line that
+names the file, both hashes and the command that fixes it.
 
 ``HF_HUB_OFFLINE=1`` (or ``TRANSFORMERS_OFFLINE=1``) means offline for every source: only the
 caches are read. Whatever cannot be had is a one-line :class:`FervidError` naming the weights,
@@ -23,29 +30,54 @@ the source and the ``fervid weights download`` command; never a random initialis
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from fervid.errors import FervidError
+from fervid.models.hub_files import (
+    Refused,
+    Unavailable,
+    hf_cache_dir,
+    mismatch,
+    name_hash,
+    offline,
+    torch_hub_checkpoints,
+    url_file,
+)
+from fervid.models.hub_hf import HF_SIDE_FILES, HF_WEIGHT_FILES, hf_cached, hf_weights
+
+__all__ = [
+    "HF_SIDE_FILES",
+    "HF_WEIGHT_FILES",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "TORCHVISION_LICENCE",
+    "HfRepo",
+    "Resolved",
+    "Url",
+    "Weights",
+    "all_weights",
+    "cached_path",
+    "fetch",
+    "fetch_weights",
+    "from_torchvision",
+    "get_weights",
+    "hf_cache_dir",
+    "offline",
+    "parse_hf",
+    "register_weights",
+    "resolve",
+    "torch_hub_checkpoints",
+    "verify_path",
+    "weights_of",
+]
 
 Triple = tuple[float, float, float]
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # torchvision's code licence; its README adds that weights may carry their training data's terms.
 TORCHVISION_LICENCE = "BSD-3-Clause (torchvision)"
-_HEX_IN_NAME = re.compile(r"-([0-9a-f]{8,})\.")  # torchvision's "<name>-<sha256 prefix>.pth"
-# Candidate weights files of a Hugging Face repo, in the order transformers prefers them.
-HF_WEIGHT_FILES = (
-    "model.safetensors",
-    "model.safetensors.index.json",
-    "pytorch_model.bin",
-    "pytorch_model.bin.index.json",
-)
-HF_SIDE_FILES = ("config.json", "preprocessor_config.json")
 
 
 @dataclass(frozen=True)
@@ -62,8 +94,7 @@ class Url:
     @property
     def name_hash(self) -> str | None:
         """The SHA-256 prefix in a torchvision-style file name (``resnet50-0676ba61.pth``), if any."""
-        m = _HEX_IN_NAME.search(self.cache_name)
-        return m.group(1) if m else None
+        return name_hash(self.cache_name)
 
     def __str__(self) -> str:
         return self.url
@@ -73,9 +104,10 @@ class Url:
 class HfRepo:
     """Files of a Hugging Face model repo at a revision (branch, tag or commit).
 
-    ``files``: the files to fetch, the weights file (or a sharded ``*.index.json``, whose shards
-    follow) among them, ``config.json`` beside it where the converter reads it. Empty: the first
-    of :data:`HF_WEIGHT_FILES` the repo has, plus whichever of :data:`HF_SIDE_FILES` it has.
+    ``files``: pins the files to fetch, the weights file (or a sharded ``*.index.json``, whose
+    shards follow) among them. Empty (the rule for named entries): the first of
+    :data:`HF_WEIGHT_FILES` already in the cache, else the first the repo has (safetensors
+    first), plus whichever of :data:`HF_SIDE_FILES` it has (``fervid.models.hub_hf``).
     """
 
     repo_id: str
@@ -146,43 +178,31 @@ def register_weights(*weights: Weights) -> None:
         _WEIGHTS[w.key] = w
 
 
+def _register_all() -> None:
+    import fervid.models
+
+    fervid.models.register_all()
+
+
 def weights_of(model: str) -> list[Weights]:
     return [w for w in _WEIGHTS.values() if w.model == model]
 
 
 def all_weights() -> list[Weights]:
-    """Every registered entry (import ``fervid.models`` and ``fervid.data.faces`` first)."""
+    """Every named weight: the models' and the face detector's."""
+    _register_all()
     return sorted(_WEIGHTS.values(), key=lambda w: w.key)
 
 
 def get_weights(key: str) -> Weights:
     if key not in _WEIGHTS:
+        _register_all()
+    if key not in _WEIGHTS:
         raise FervidError(f"no weights named {key!r}; registered: {', '.join(w.key for w in all_weights())}")
     return _WEIGHTS[key]
 
 
-# --- where files live ------------------------------------------------------------------------
-
-
-def offline() -> bool:
-    return any(
-        os.environ.get(v, "").strip().upper() in {"1", "ON", "YES", "TRUE"}
-        for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    )
-
-
-def torch_hub_checkpoints() -> Path:
-    import torch.hub
-
-    return Path(torch.hub.get_dir()) / "checkpoints"
-
-
-def hf_cache_dir() -> Path:
-    # Read now, not when huggingface_hub was imported, so HF_HOME set later still counts.
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
-    home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "huggingface")
-    return Path(home).expanduser() / "hub"
+# --- fetching and checking -------------------------------------------------------------------
 
 
 def parse_hf(spec: str) -> HfRepo:
@@ -194,19 +214,6 @@ def parse_hf(spec: str) -> HfRepo:
     return HfRepo(repo, (), rev or "main")
 
 
-class _Unavailable(Exception):
-    """A source that cannot be reached or a file not in the cache while offline (one-line reason)."""
-
-
-class _Refused(Exception):
-    """A file that fails its hash check (one-line reason); it is not, or no longer, in the cache."""
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(getattr(e, "reason", None) or e).strip()
-    return (text.splitlines() or [type(e).__name__])[0]
-
-
 def _download_hint(what: str) -> str:
     return (
         f"on a machine with internet run `fervid weights download {what}` and copy $TORCH_HOME "
@@ -214,123 +221,15 @@ def _download_hint(what: str) -> str:
     )
 
 
-def _url_file(src: Url, sha256: str | None, *, download: bool) -> Path:
-    sha256 = sha256 or src.name_hash  # as torch.hub's check_hash does
-    dst = torch_hub_checkpoints() / src.cache_name
-    if dst.is_file():
-        return dst
-    if not download or offline():
-        raise _Unavailable(f"{dst.name} is not in {dst.parent}" + ("; HF_HUB_OFFLINE is set" if offline() else ""))
-    import urllib.error
-
-    import torch.hub
-
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    try:  # writes dst.<uuid>.partial beside dst, checks the hash, then renames; removes it on failure
-        torch.hub.download_url_to_file(src.url, str(dst), hash_prefix=sha256, progress=True)
-    except RuntimeError as e:
-        if "invalid hash value" in str(e):
-            raise _Refused(
-                f"the download from {src.url} fails its SHA-256 check ({_first_line(e)}); nothing was cached"
-            ) from None
-        raise _Unavailable(_first_line(e)) from None
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        raise _Unavailable(_first_line(e)) from None
-    return dst
-
-
-class _NotCached(_Unavailable):
-    pass
-
-
-def _hf_get(repo: HfRepo, filename: str, *, download: bool) -> Path:
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
-
-    local_only = offline() or not download
-    try:
-        return Path(
-            hf_hub_download(
-                repo.repo_id, filename, revision=repo.revision, cache_dir=hf_cache_dir(), local_files_only=local_only
-            )
-        )
-    except LocalEntryNotFoundError:
-        if not local_only:
-            raise  # online: the hub could not be reached, and the file is not cached either
-        raise _NotCached(f"{filename} is not {_in_hf_cache(repo)}") from None
-
-
-def _in_hf_cache(repo: HfRepo) -> str:
-    return f"in {hf_cache_dir()} (revision {repo.revision})" + ("; HF_HUB_OFFLINE is set" if offline() else "")
-
-
-def _is_missing(e: Exception) -> bool:
-    """The file is not in the repo (or, offline, not in the cache): try the next candidate."""
-    from huggingface_hub.errors import EntryNotFoundError
-
-    return isinstance(e, (EntryNotFoundError, _NotCached))
-
-
-def _check_hf_blob(path: Path, sha256: str | None) -> None:
-    """The hub names LFS blobs by their SHA-256: a cached weights file must hash to its blob name."""
-    target = path.resolve()
-    expected = sha256 or (target.name if re.fullmatch(r"[0-9a-f]{64}", target.name) else None)
-    if expected is None:
-        return
-    digest = hashlib.sha256()
-    with open(target, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    if not digest.hexdigest().startswith(expected):
-        for p in {path, target}:
-            p.unlink(missing_ok=True)
-        raise _Refused(
-            f"{path.name} fails its SHA-256 check (expected {expected[:16]}…, got "
-            f"{digest.hexdigest()[:16]}…); removed from the Hugging Face cache"
-        )
-
-
-def _hf_files(repo: HfRepo, sha256: str | None, *, download: bool) -> Path:
-    """Fetch ``repo``'s files; return the weights file (or the shard index) path."""
-    try:
-        if repo.files:
-            paths = [_hf_get(repo, f, download=download) for f in repo.files]
-            weights = next(p for p in paths if p.name.endswith(".index.json") or not p.name.endswith(".json"))
-        else:
-            weights, missing = None, None
-            for name in HF_WEIGHT_FILES:
-                try:
-                    weights = _hf_get(repo, name, download=download)
-                    break
-                except Exception as e:
-                    if not _is_missing(e):
-                        raise
-                    missing = e
-            if weights is None:
-                where = (
-                    _in_hf_cache(repo) if isinstance(missing, _NotCached) else f"in the repo (revision {repo.revision})"
-                )
-                raise _Unavailable(f"none of {', '.join(HF_WEIGHT_FILES)} is {where}")
-            for name in HF_SIDE_FILES:
-                try:
-                    _hf_get(repo, name, download=download)
-                except Exception as e:
-                    if not _is_missing(e):
-                        raise
-        if weights.name.endswith(".index.json"):
-            for shard in sorted(set(json.loads(weights.read_text())["weight_map"].values())):
-                _check_hf_blob(_hf_get(repo, shard, download=download), None)
-        else:
-            _check_hf_blob(weights, sha256)
-        return weights
-    except (_Refused, _Unavailable):
-        raise
-    except Exception as e:  # huggingface_hub's and the HTTP client's errors: offline, 404, gated, ...
-        raise _Unavailable(f"{type(e).__name__}: {_first_line(e)}") from None
+def _fix(label: str) -> str:
+    """What a file that fails its check is fixed by (the check runs again on the next load)."""
+    where = " on a machine with internet, and copy the cache here" if offline() else ""
+    return f"delete it, then run `fervid weights download {label}`{where}"
 
 
 def fetch(source: Url | HfRepo, *, sha256: str | None = None, label: str | None = None, download: bool = True) -> Path:
-    """The local path of ``source``'s weights file, downloaded into its cache if needed.
+    """The local path of ``source``'s weights file, checked against its hash wherever one is known,
+    and downloaded (atomically) into its cache if it is not there or, online, fails the check.
 
     ``download=False`` only looks in the caches. ``label``: what the error names (and what
     ``fervid weights download`` takes), default the source itself.
@@ -338,11 +237,11 @@ def fetch(source: Url | HfRepo, *, sha256: str | None = None, label: str | None 
     label = label or str(source)
     try:
         if isinstance(source, Url):
-            return _url_file(source, sha256, download=download)
-        return _hf_files(source, sha256, download=download)
-    except _Unavailable as e:
+            return url_file(source.url, source.cache_name, sha256, download_ok=download, fix=_fix(label))
+        return hf_weights(source.repo_id, source.revision, source.files, sha256, download_ok=download, fix=_fix(label))
+    except Unavailable as e:
         raise FervidError(f"{label}: cannot get the weights from {source} ({e}); {_download_hint(label)}") from None
-    except _Refused as e:
+    except Refused as e:
         raise FervidError(f"{label}: {e}") from None
 
 
@@ -355,16 +254,27 @@ def cached_path(w: Weights) -> Path | None:
     if isinstance(w.source, Url):
         path = torch_hub_checkpoints() / w.source.cache_name
         return path if path.is_file() else None
-    from huggingface_hub import try_to_load_from_cache
+    return hf_cached(w.source.repo_id, w.source.revision, w.source.files)
 
-    found = [
-        try_to_load_from_cache(w.source.repo_id, f, cache_dir=hf_cache_dir(), revision=w.source.revision)
-        for f in w.source.files or HF_WEIGHT_FILES[:1]
-    ]
-    if not all(isinstance(p, str) for p in found):
-        return None
-    paths = [Path(p) for p in found]
-    return next(p for p in paths if p.name.endswith(".index.json") or not p.name.endswith(".json"))
+
+def verify_path(path: Path) -> None:
+    """Refuse a local file whose SHA-256 is known (registered for its file name, in its name, or its
+    Hugging Face blob name) and differs, in one line. Cached per (path, size, mtime)."""
+    registered = next(
+        (w for w in _WEIGHTS.values() if isinstance(w.source, Url) and w.source.cache_name == path.name and w.sha256),
+        None,
+    )
+    try:
+        bad = mismatch(path, registered.sha256 if registered else None)
+    except OSError as e:
+        raise FervidError(f"{path}: cannot read it to check its SHA-256 ({e.strerror or e})") from None
+    if bad is None:
+        return
+    if registered is not None:
+        raise FervidError(f"{bad}; {_fix(registered.key)}")
+    m = re.search(r"models--([\w.-]+)--([\w.-]+)", str(path))
+    fix = _fix(f"hf:{m.group(1)}/{m.group(2)}") if m else "replace it with the original file"
+    raise FervidError(f"{bad}; {fix}")
 
 
 # --- what pretrained= accepts ----------------------------------------------------------------
@@ -375,6 +285,7 @@ class Resolved:
     path: Path  # a weights file (config.json and preprocessor_config.json may lie beside) or a directory
     label: str  # how the load report names the source
     weights: Weights | None = None  # the registered entry, if it was one
+    download: str | None = None  # what `fervid weights download` takes for it (None: a local path)
 
 
 def resolve(spec: str, model: str) -> Resolved:
@@ -382,11 +293,11 @@ def resolve(spec: str, model: str) -> Resolved:
     named = {w.name: w for w in weights_of(model)}
     if spec in named:
         w = named[spec]
-        return Resolved(fetch_weights(w), f"{w.key} ({w.source})", w)
+        return Resolved(fetch_weights(w), f"{w.key} ({w.source})", w, w.key)
     if spec.startswith("hf:"):
-        return Resolved(fetch(parse_hf(spec)), spec)
+        return Resolved(fetch(parse_hf(spec)), spec, None, spec)
     if spec.startswith(("https://", "http://")):
-        return Resolved(fetch(Url(spec)), spec)
+        return Resolved(fetch(Url(spec)), spec, None, spec)
     path = Path(spec).expanduser()
     if path.exists():
         return Resolved(path, str(path))

@@ -49,6 +49,7 @@ def _from_torchvision(state: dict, model: nn.Module, info: dict) -> Converted:
     convert=_from_torchvision,
     weights=WEIGHTS,
     study_weights="kinetics400",
+    geometry_keys=("layers",),
 )
 def r2plus1d(
     *,

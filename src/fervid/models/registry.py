@@ -17,10 +17,13 @@ import torch
 from torch import nn
 
 from fervid.errors import FervidError
+from fervid.models.geometry import Geometry, fit
 from fervid.models.hub import IMAGENET_MEAN, IMAGENET_STD, Weights, register_weights, weights_of
 
 # Converts a foreign state dict (torchvision, official code, Hugging Face) to this model's keys.
 Converter = Callable[[dict, nn.Module, dict], "Converted"]
+# Reads the builder arguments a foreign state dict and its side files (config.json, ...) fix.
+GeometryReader = Callable[[dict, dict], Geometry]
 
 
 @dataclass
@@ -51,6 +54,11 @@ class ModelInfo:
     # The named weights the packaged configs start from (None: from scratch): the study's start for its
     # six models; for models beyond the study, the nearest hub weights to the published recipes' start.
     study_weights: str | None = None
+    geometry: GeometryReader | None = None  # foreign formats' geometry (fervid.models.geometry)
+    geometry_keys: tuple[str, ...] = ()  # the builder arguments that shape the weights (read from fervid checkpoints)
+    # Hugging Face repos beyond the named weights known to load by their own geometry (checked on their
+    # configs' shapes in tests/models/test_geometry.py, not with the files): `fervid weights list` shows them.
+    known_repos: tuple[str, ...] = ()
 
     @property
     def weights(self) -> list[Weights]:
@@ -75,6 +83,9 @@ def register_model(
     convert: Converter | None = None,
     weights: tuple[Weights, ...] = (),
     study_weights: str | None = None,
+    geometry: GeometryReader | None = None,
+    geometry_keys: tuple[str, ...] = (),
+    known_repos: tuple[str, ...] = (),
 ):
     """Decorator: register ``builder(*, num_classes, num_frames, image_size, **kw) -> nn.Module``
     (a function or an ``nn.Module`` class with that keyword-only signature).
@@ -82,6 +93,9 @@ def register_model(
     ``weights``: the model's named pretrained weights (declared beside the builder);
     ``study_weights``: the name among them that the packaged configs start from: the study's start
     for its models, the published recipes' (or the nearest on the hub) beyond it; ``None``: from scratch.
+    ``geometry``: reads the builder arguments foreign weights fix; ``geometry_keys``: the builder
+    arguments that shape the weights, taken from a fervid checkpoint used as ``pretrained``;
+    ``known_repos``: ``hf:`` ids beyond the named weights known to load (listed by ``fervid weights list``).
     """
 
     def decorate(builder):
@@ -93,7 +107,19 @@ def register_model(
             raise ValueError(f"{name}: study_weights {study_weights!r} is not among its weights")
         register_weights(*weights)
         _REGISTRY[name] = ModelInfo(
-            name, builder, description, num_frames, image_size, tuple(mean), tuple(std), head, convert, study_weights
+            name,
+            builder,
+            description,
+            num_frames,
+            image_size,
+            tuple(mean),
+            tuple(std),
+            head,
+            convert,
+            study_weights,
+            geometry,
+            tuple(geometry_keys),
+            tuple(known_repos),
         )
         return builder
 
@@ -125,10 +151,12 @@ def create_model(
     Args:
         name: a name from :func:`list_models`.
         num_classes: size of the logits.
-        num_frames, image_size: input clip size; ``None`` takes the model's default
-            (its full-size configuration).
+        num_frames, image_size: input clip size; ``None`` takes the pretrained weights' (where they
+            record it), else the model's default (its full-size configuration).
         pretrained: a registered weights name of this model (``info.weights``), ``hf:ORG/NAME[@REV]``,
-            an ``https://`` URL, or a local file or directory (``fervid.models.hub.resolve``).
+            an ``https://`` URL, or a local file or directory (``fervid.models.hub.resolve``). The
+            model is built with the geometry the weights describe (``fervid.models.geometry``); a
+            ``kwargs`` entry that contradicts it is a one-line :class:`PretrainedMismatchError`.
         **kwargs: architecture hyper-parameters of the builder (e.g. ``embed_dim``, ``depth``).
 
     Returns:
@@ -137,20 +165,35 @@ def create_model(
         :class:`~fervid.models.weights.LoadReport`.
     """
     info = get_model_info(name)
+    pre = None
+    if pretrained is not None:
+        from fervid.models.weights import read_pretrained
+
+        pre = read_pretrained(pretrained, info)
+        kwargs, num_frames, image_size = fit(pre.geometry, kwargs, num_frames, image_size, label=pre.label)
+    num_frames, image_size = num_frames or info.num_frames, image_size or info.image_size
     try:
-        model = info.builder(
-            num_classes=num_classes,
-            num_frames=num_frames or info.num_frames,
-            image_size=image_size or info.image_size,
-            **kwargs,
-        )
+        model = info.builder(num_classes=num_classes, num_frames=num_frames, image_size=image_size, **kwargs)
     except ValueError as e:  # sizes torch or torchvision refuse (e.g. a width that cannot be split)
         raise FervidError(f"{name}: {(str(e).strip().splitlines() or ['invalid sizes'])[0]}") from None
-    if pretrained is not None:
-        from fervid.models.weights import load_pretrained
+    if pre is not None:
+        from fervid.models.weights import load_into
 
-        model.load_report = load_pretrained(model, pretrained, info)
+        model.load_report = load_into(model, pre, info)
+        model.load_report.architecture = dict(kwargs, num_frames=num_frames, image_size=image_size)
     return model
+
+
+def pretrained_architecture(
+    name: str, pretrained: str | os.PathLike, kwargs: dict, num_frames: int | None = None, image_size: int | None = None
+) -> tuple[dict, int | None, int | None]:
+    """``(kwargs, num_frames, image_size)`` completed with the geometry of ``pretrained``, as
+    :func:`create_model` would build it, without building it (tensor shapes only are read): what a
+    run's config records, so that its checkpoints rebuild the same network."""
+    from fervid.models.weights import read_pretrained
+
+    pre = read_pretrained(pretrained, get_model_info(name), lazy=True)
+    return fit(pre.geometry, dict(kwargs), num_frames, image_size, label=pre.label)
 
 
 def from_scratch_warning(name: str, kwargs: dict, pretrained: str | None) -> str | None:

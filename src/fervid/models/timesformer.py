@@ -225,7 +225,7 @@ WEIGHTS = (
         model="timesformer",
         name="kinetics400",
         description="TimeSformer-B/16 divided space-time, Kinetics-400, 8x224 (Hugging Face port of the official)",
-        source=HfRepo("facebook/timesformer-base-finetuned-k400", ("config.json", "pytorch_model.bin")),
+        source=HfRepo("facebook/timesformer-base-finetuned-k400"),
         licence="CC-BY-NC-4.0",
         size=486_265_408,  # 121,566,352 fp32 parameters
         mean=KINETICS_MEAN,
@@ -246,4 +246,5 @@ register_model(
     convert=convert_timesformer,
     weights=WEIGHTS,
     study_weights="kinetics400",
+    geometry_keys=("patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio", "qkv_bias"),
 )(TimeSformer)

@@ -181,6 +181,7 @@ WEIGHTS = (
     convert=convert_tsm,
     weights=WEIGHTS,
     study_weights="kinetics400",
+    geometry_keys=("depth",),
 )
 def tsm(
     *,

@@ -1,4 +1,4 @@
-"""VideoMAE ViT-B (Tong et al. 2022), the video encoder of MAE-DFER.
+"""VideoMAE (Tong et al. 2022), ViT-B by default: the video encoder of MAE-DFER.
 
 Follows the official fine-tuning model (MCG-NJU/VideoMAE ``modeling_finetune.py``), whose
 parameter names fervid keeps: the clip is cut into 2×16×16 tubelets by a Conv3d
@@ -7,6 +7,10 @@ over the flattened tokens is added (a non-persistent buffer, as in Hugging Face,
 attribute: in no state dict); 12 pre-norm blocks whose attention has q and v biases but no k
 bias (``attn.q_bias``, ``attn.v_bias``, ``attn.qkv`` without bias), LayerNorm eps 1e-6; no CLS
 token: the tokens are mean-pooled, normalised by ``fc_norm`` and classified by ``head``.
+
+Other sizes (ViT-S, ViT-L, …) are the same network with other widths: loaded with ``pretrained=``, the
+model is built with the checkpoint's geometry (:func:`videomae_geometry`: widths, depth, patch and
+tubelet from the tensors, heads and clip size from ``config.json``).
 
 Named weights: ``kinetics400_ssl`` (MCG-NJU/videomae-base, self-supervised only) and ``kinetics400``
 (MCG-NJU/videomae-base-finetuned-kinetics). Other sources: Hugging Face ``VideoMAEModel`` /
@@ -29,6 +33,7 @@ from torch import nn
 
 from fervid.errors import FervidError, PretrainedMismatchError
 from fervid.models._vit import Block, drop_path_rates, init_vit_weights
+from fervid.models.geometry import Geometry, activation_line, first_key, layer_count
 from fervid.models.hub import IMAGENET_MEAN, IMAGENET_STD, HfRepo, Weights
 from fervid.models.registry import Converted, register_model
 from fervid.models.weights import strip_prefix
@@ -201,8 +206,6 @@ def convert_videomae(state: dict, model: nn.Module, info: dict) -> Converted:
     if any(k.startswith(("videomae.", "embeddings.patch_embeddings.", "encoder.layer.")) for k in state):
         if config.get("model_type", "videomae") != "videomae":
             raise FervidError(f"config.json describes a {config['model_type']!r} model, not VideoMAE")
-        if config.get("hidden_act", "gelu") != "gelu":
-            raise FervidError(f"the Hugging Face VideoMAE uses hidden_act {config['hidden_act']!r}; fervid's uses gelu")
         kind = "Hugging Face VideoMAE"
         state = _fuse_qkv({_rename_hf(k.removeprefix("videomae.")): v for k, v in state.items()})
     elif any(k.startswith("encoder.blocks.") for k in state):
@@ -234,6 +237,46 @@ def convert_videomae(state: dict, model: nn.Module, info: dict) -> Converted:
     return Converted(state, fresh=fresh, notes=notes)
 
 
+GEOMETRY_KEYS = ("patch_size", "tubelet_size", "embed_dim", "depth", "num_heads", "mlp_ratio", "qv_bias")
+
+
+def videomae_geometry(state: dict, info: dict) -> Geometry:
+    """The ``videomae`` builder arguments a Hugging Face or official VideoMAE checkpoint fixes.
+
+    Widths, depth, patch and tubelet sizes from the tensors' shapes (every layout); heads, clip
+    size and activation from ``config.json`` where one lies beside (heads otherwise 64 channels each).
+    """
+    state = {k.removeprefix("module.").removeprefix("videomae."): v for k, v in state.items()}
+    config = info.get("config") or {}
+    proj = first_key(
+        state,
+        "embeddings.patch_embeddings.projection.weight",
+        "patch_embed.proj.weight",
+        "encoder.patch_embed.proj.weight",
+    )
+    if proj is None or state[proj].ndim != 5:
+        return Geometry()  # not VideoMAE's layout: the converter and the loader say what does not fit
+    width, _, tubelet, patch, _ = state[proj].shape  # (D, 3, t, p, p)
+    layers = r"^(?:encoder\.layer|encoder\.blocks|blocks)\.(\d+)\."
+    fc1 = first_key(
+        state, "encoder.layer.0.intermediate.dense.weight", "blocks.0.mlp.fc1.weight", "encoder.blocks.0.mlp.fc1.weight"
+    )
+    act = config.get("hidden_act", "gelu")
+    if act != "gelu":
+        raise FervidError(f"the Hugging Face VideoMAE uses hidden_act {act!r}; fervid's videomae uses gelu")
+    how = "as config.json's hidden_act says" if "hidden_act" in config else "VideoMAE's"
+    g = Geometry(
+        dict(patch_size=int(patch), tubelet_size=int(tubelet), embed_dim=int(width), depth=layer_count(state, layers)),
+        {k: int(config[k]) for k in ("num_frames", "image_size") if config.get(k)},
+        "config.json and tensor shapes" if config else "tensor shapes",
+        activation_line("gelu", how),
+    )
+    g.set_heads("num_heads", width, config.get("num_attention_heads"))
+    if fc1 is not None:
+        g.kwargs["mlp_ratio"] = state[fc1].shape[0] / width
+    return g
+
+
 # MCG-NJU's Hugging Face ports (transformers 4.x saves: q_bias/v_bias in the files, checked on load as for
 # any VideoMAE file), CC-BY-NC-4.0 as their model cards say; ImageNet mean/std, 16 frames at 224 px.
 WEIGHTS = (
@@ -241,7 +284,7 @@ WEIGHTS = (
         model="videomae",
         name="kinetics400_ssl",
         description="VideoMAE ViT-B/16 self-supervised (masked autoencoding) on Kinetics-400; fc_norm, head new",
-        source=HfRepo("MCG-NJU/videomae-base", ("config.json", "pytorch_model.bin")),
+        source=HfRepo("MCG-NJU/videomae-base"),
         licence="CC-BY-NC-4.0",
         size=376_843_776,  # VideoMAEForPreTraining's 94,210,944 fp32 parameters (with decoder)
         mean=IMAGENET_MEAN,
@@ -253,7 +296,7 @@ WEIGHTS = (
         model="videomae",
         name="kinetics400",
         description="VideoMAE ViT-B/16 self-supervised, then fine-tuned on Kinetics-400 (400-class head replaced)",
-        source=HfRepo("MCG-NJU/videomae-base-finetuned-kinetics", ("config.json", "pytorch_model.bin")),
+        source=HfRepo("MCG-NJU/videomae-base-finetuned-kinetics"),
         licence="CC-BY-NC-4.0",
         size=346_139_200,  # VideoMAEForVideoClassification's 86,534,800 fp32 parameters
         mean=IMAGENET_MEAN,
@@ -276,4 +319,12 @@ register_model(
     # Not a study model. MAE-DFER starts from self-supervised VoxCeleb2 weights, which are not on the hub:
     # the self-supervised Kinetics checkpoint is the nearest start.
     study_weights="kinetics400_ssl",
+    geometry=videomae_geometry,
+    geometry_keys=GEOMETRY_KEYS,
+    # VideoMAE ViT-S, ViT-L: other sizes of the same network (config shapes checked in tests/models/test_geometry.py)
+    known_repos=(
+        "hf:MCG-NJU/videomae-small-finetuned-kinetics",
+        "hf:MCG-NJU/videomae-large",
+        "hf:MCG-NJU/videomae-large-finetuned-kinetics",
+    ),
 )(VideoMAE)

@@ -10,7 +10,8 @@ Pretrained weights: a torchvision ``vit_b_16`` state dict, a Hugging Face ``ViTM
 (transformers 4.x/5.x file names, and 5.x in-memory names) or a timm ``VisionTransformer``
 state dict (whose names fervid's ViT shares) for the spatial encoder. The
 temporal transformer and the head are not in an image checkpoint and stay freshly initialised
-(the load report lists them).
+(the load report lists them). The spatial encoder is built with the checkpoint's geometry
+(:func:`vivit_geometry`: ViT-S, ViT-L, /32 patches, …).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from torchvision.models import ViT_B_16_Weights
 
 from fervid.errors import FervidError
 from fervid.models._vit import LN_EPS, Block, PatchEmbed, TemporalTransformer, drop_path_rates, init_vit_weights
+from fervid.models.geometry import Geometry, activation_line, layer_count
 from fervid.models.hub import TORCHVISION_LICENCE, HfRepo, Weights, from_torchvision
 from fervid.models.registry import Converted, register_model
 from fervid.models.weights import fit_pos_embed, strip_prefix
@@ -220,8 +222,6 @@ def convert_vivit(state: dict, model: nn.Module, info: dict) -> Converted:
         config = info.get("config") or {}
         if config.get("model_type", "vit") != "vit":
             raise FervidError(f"config.json describes a {config['model_type']!r} model, not a ViT")
-        if config.get("hidden_act", "gelu") != "gelu":
-            raise FervidError(f"the Hugging Face ViT uses hidden_act {config['hidden_act']!r}; fervid's ViT uses gelu")
         state = strip_prefix(state, "vit.")  # ViTForImageClassification
         dropped = sorted(k for k in state if k.startswith(("pooler.", "classifier.")))
         state = _fuse_qkv({_rename(k, _HF_RENAMES): v for k, v in state.items() if k not in dropped})
@@ -237,12 +237,75 @@ def convert_vivit(state: dict, model: nn.Module, info: dict) -> Converted:
     return Converted(state, fresh=("temporal.",), notes=notes)
 
 
+GEOMETRY_KEYS = (
+    "patch_size",
+    "embed_dim",
+    "depth",
+    "num_heads",
+    "mlp_ratio",
+    "temporal_depth",
+    "temporal_heads",
+    "temporal_mlp_dim",
+    "head_hidden",
+)
+# (patch projection, position table, layer pattern, first MLP layer) of each ViT layout
+_VIT_LAYOUTS = (
+    (
+        "conv_proj.weight",
+        "encoder.pos_embedding",
+        r"^encoder\.layers\.encoder_layer_(\d+)\.",
+        "encoder.layers.encoder_layer_0.mlp.0.weight",
+    ),
+    ("patch_embed.proj.weight", "pos_embed", r"^blocks\.(\d+)\.", "blocks.0.mlp.fc1.weight"),
+    (
+        "embeddings.patch_embeddings.projection.weight",
+        "embeddings.position_embeddings",
+        r"^encoder\.layer\.(\d+)\.",
+        "encoder.layer.0.intermediate.dense.weight",
+    ),
+    (
+        "embeddings.patch_embeddings.projection.weight",
+        "embeddings.position_embeddings",
+        r"^layers\.(\d+)\.",
+        "layers.0.mlp.fc1.weight",
+    ),
+)
+
+
+def vivit_geometry(state: dict, info: dict) -> Geometry:
+    """The spatial encoder's ``vivit`` builder arguments an image ViT checkpoint fixes (torchvision,
+    timm, Hugging Face): widths, depth, patch size and image size from the tensors; heads from
+    ``config.json`` where one lies beside (else 64 channels each, noted)."""
+    state = strip_prefix(strip_prefix(state, "module."), "vit.")
+    config = info.get("config") or {}
+    layout = next((lay for lay in _VIT_LAYOUTS if all(k in state for k in (lay[0], lay[1], lay[3]))), None)
+    if layout is None:
+        return Geometry()  # fervid's own keys, or not a ViT: the loader says what does not fit
+    proj, pos, layers, fc1 = layout
+    width, patch = int(state[proj].shape[0]), int(state[proj].shape[-1])
+    act = config.get("hidden_act", "gelu")
+    if act != "gelu":
+        raise FervidError(f"the Hugging Face ViT uses hidden_act {act!r}; fervid's ViT uses gelu")
+    how = "as config.json's hidden_act says" if "hidden_act" in config else "the ViT's"
+    grid = round((state[pos].shape[-2] - 1) ** 0.5)  # (1, 1 + grid², D)
+    g = Geometry(
+        dict(
+            patch_size=patch, embed_dim=width, depth=layer_count(state, layers), mlp_ratio=state[fc1].shape[0] / width
+        ),
+        {"image_size": grid * patch},
+        "config.json and tensor shapes" if config else "tensor shapes",
+        activation_line("gelu", how),
+    )
+    g.set_heads("num_heads", width, config.get("num_attention_heads"))
+    return g
+
+
 WEIGHTS = (
     Weights(
         model="vivit",
         name="in21k",
         description="ViT-B/16 ImageNet-21k (Google, Hugging Face) spatial encoder; temporal transformer, head new",
-        source=HfRepo("google/vit-base-patch16-224-in21k", ("config.json", "model.safetensors")),
+        source=HfRepo("google/vit-base-patch16-224-in21k"),
         licence="Apache-2.0",
         size=345_556_992,  # ViTModel's 86,389,248 fp32 parameters
         mean=VIT21K_MEAN,
@@ -269,4 +332,8 @@ register_model(
     convert=convert_vivit,
     weights=WEIGHTS,
     study_weights="in21k",
+    geometry=vivit_geometry,
+    geometry_keys=GEOMETRY_KEYS,
+    # Google's ViT-L/16 and ViT-B/32 ImageNet-21k encoders (config shapes checked in tests/models/test_geometry.py)
+    known_repos=("hf:google/vit-large-patch16-224-in21k", "hf:google/vit-base-patch32-224-in21k"),
 )(ViViT)

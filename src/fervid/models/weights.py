@@ -1,7 +1,9 @@
 """Loading pretrained weights, with an honest report.
 
-``load_pretrained`` takes what ``pretrained=`` accepts (a registered name, ``hf:ORG/NAME``, a URL
-or a local path; found or fetched by ``fervid.models.hub``). Rules: keys are converted from the
+``read_pretrained`` takes what ``pretrained=`` accepts (a registered name, ``hf:ORG/NAME``, a URL
+or a local path; found or fetched by ``fervid.models.hub``), reads it (every file checked against
+its hash where one is known: ``hub.verify_path``) and the geometry it describes
+(``fervid.models.geometry``), which ``create_model`` builds; ``load_into`` then loads it. Rules: keys are converted from the
 source format to the model's (per-architecture ``convert``); a classifier of a different class
 count is replaced, and a source without one gets a new head, each said so; key prefixes that
 the source format cannot contain (``Converted.fresh``) keep their initialisation and are listed;
@@ -22,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fervid.errors import FervidError, PretrainedMismatchError
+from fervid.models.geometry import Geometry, from_fervid
 from fervid.models.registry import Converted, ModelInfo
 
 _WEIGHT_FILES = (
@@ -29,8 +32,15 @@ _WEIGHT_FILES = (
     "model.safetensors.index.json",
     "pytorch_model.bin",
     "pytorch_model.bin.index.json",
+    "open_clip_model.safetensors",
+    "open_clip_pytorch_model.bin",
     "model.pt",
     "model.pth",
+)
+_SIDE_FILES = (
+    ("config", "config.json"),
+    ("preprocessor", "preprocessor_config.json"),
+    ("open_clip", "open_clip_config.json"),
 )
 
 
@@ -45,9 +55,20 @@ class LoadReport:
     # The normalisation the weights expect (None: not known from the source; use the model's default).
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
+    # The builder arguments the model was built with (num_frames, image_size included), and those of
+    # them the weights fixed, with where they were read (fervid.models.geometry).
+    architecture: dict = field(default_factory=dict)
+    geometry: dict = field(default_factory=dict)
+    geometry_source: str = ""
+    activation: str | None = None  # the MLP activation and how it is known
 
     def __str__(self) -> str:
         lines = [f"loaded {self.loaded} tensors from {self.source}"]
+        if self.geometry:
+            args = ", ".join(f"{k}={v}" for k, v in self.geometry.items())
+            lines.append(f"built with the weights' geometry ({self.geometry_source}): {args}")
+        if self.activation:
+            lines.append(f"activation: {self.activation}")
         if self.replaced_head:
             lines.append("head replaced (class count differs): " + ", ".join(self.replaced_head))
         if self.new_head:
@@ -78,8 +99,13 @@ def _json_beside(path: Path, name: str) -> dict | None:
         raise FervidError(f"{side}: not readable JSON ({e})") from None
 
 
-def _read_file(path: Path) -> tuple[dict, str | None]:
-    """One weights file: its tensors (unwrapped) and fervid metadata, if any."""
+def _read_file(path: Path, *, fix: str | None = None, lazy: bool = False) -> tuple[dict, str | None]:
+    """One weights file, checked against its hash where one is known: its tensors (unwrapped) and
+    fervid metadata, if any. ``lazy``: shapes only (meta tensors, or memory-mapped), for geometry.
+    ``fix``: the ``fervid weights download`` name of a cached file, for the unreadable-file message."""
+    from fervid.models.hub import verify_path
+
+    verify_path(path)
     try:
         if path.suffix == ".safetensors":
             from safetensors import safe_open
@@ -87,16 +113,24 @@ def _read_file(path: Path) -> tuple[dict, str | None]:
 
             with safe_open(str(path), framework="pt") as f:
                 meta = (f.metadata() or {}).get("fervid")
+                if lazy:
+                    return {k: torch.empty(f.get_slice(k).get_shape(), device="meta") for k in f.keys()}, meta
             return load_file(str(path)), meta
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=lazy)
+        except RuntimeError:
+            if not lazy:
+                raise
+            obj = torch.load(path, map_location="cpu", weights_only=True)  # a legacy (non-zip) file cannot be mapped
         meta = obj.get("fervid") if isinstance(obj, dict) and isinstance(obj.get("fervid"), str) else None
         return _unwrap(obj), meta
     except Exception as e:
         first = (str(e).strip().splitlines() or [""])[0]  # torch's unpickling errors span many lines
-        raise FervidError(f"{path}: cannot read weights ({type(e).__name__}: {first})") from None
+        how = f"; delete it, or run `fervid weights download {fix}`" if fix else ""
+        raise FervidError(f"{path}: cannot read weights ({type(e).__name__}: {first}){how}") from None
 
 
-def _read_sharded(index: Path) -> dict:
+def _read_sharded(index: Path, *, fix: str | None, lazy: bool) -> dict:
     """A Hugging Face sharded checkpoint: ``*.index.json``'s ``weight_map`` names the shard of each key."""
     try:
         weight_map = json.loads(index.read_text())["weight_map"]
@@ -106,7 +140,7 @@ def _read_sharded(index: Path) -> dict:
     for shard in sorted(set(weight_map.values())):
         if not (index.parent / shard).is_file():
             raise FervidError(f"{index}: shard {shard} is missing beside it")
-        part, _ = _read_file(index.parent / shard)
+        part, _ = _read_file(index.parent / shard, fix=fix, lazy=lazy)
         state.update(part)
     absent = sorted(set(weight_map) - set(state))
     if absent:
@@ -114,13 +148,16 @@ def _read_sharded(index: Path) -> dict:
     return state
 
 
-def read_state_dict(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
+def read_state_dict(
+    path: str | os.PathLike, *, fix: str | None = None, lazy: bool = False
+) -> tuple[dict[str, torch.Tensor], dict]:
     """Read a weights file, a sharded checkpoint's ``*.index.json``, or a Hugging Face save directory.
 
     Returns ``(state_dict, info)`` where ``info`` holds ``"fervid"`` (checkpoint metadata, if a
-    fervid checkpoint), ``"config"`` (a Hugging Face ``config.json``, if one lies beside) and
-    ``"preprocessor"`` (a ``preprocessor_config.json`` beside). ``torch.load`` is only ever called
-    with ``weights_only=True``.
+    fervid checkpoint), ``"config"`` (a Hugging Face ``config.json``, if one lies beside),
+    ``"preprocessor"`` (a ``preprocessor_config.json`` beside) and ``"open_clip"`` (an
+    ``open_clip_config.json`` beside). ``torch.load`` is only ever called with ``weights_only=True``.
+    ``lazy``: tensors with their shapes but not (necessarily) their values, for reading geometry.
     """
     path = Path(path)
     if path.is_dir():
@@ -131,13 +168,13 @@ def read_state_dict(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
     elif not path.is_file():
         raise FervidError(f"{path}: no such weights file")
     info: dict = {}
-    for key, name in (("config", "config.json"), ("preprocessor", "preprocessor_config.json")):
+    for key, name in _SIDE_FILES:
         if (side := _json_beside(path, name)) is not None:
             info[key] = side
     if path.name.endswith(".index.json"):
-        state, meta = _read_sharded(path), None
+        state, meta = _read_sharded(path, fix=fix, lazy=lazy), None
     else:
-        state, meta = _read_file(path)
+        state, meta = _read_file(path, fix=fix, lazy=lazy)
     if meta is not None:
         info["fervid"] = json.loads(meta)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
@@ -245,27 +282,63 @@ def _normalisation(meta: dict) -> tuple[tuple, tuple] | None:
     return None
 
 
-def load_pretrained(model: nn.Module, spec: str | os.PathLike, info: ModelInfo) -> LoadReport:
-    """Load ``spec`` (see ``fervid.models.hub.resolve``) into ``model``: fervid checkpoints or the model's foreign formats."""
+@dataclass
+class Pretrained:
+    """Weights read for one model: their source, tensors, side files and geometry."""
+
+    label: str  # how the load report names the source
+    state: dict[str, torch.Tensor]
+    meta: dict  # read_state_dict's info
+    geometry: Geometry
+    weights: object | None = None  # the registered hub.Weights entry, if it was one
+
+
+def read_pretrained(spec: str | os.PathLike, info: ModelInfo, *, lazy: bool = False) -> Pretrained:
+    """Find or fetch ``spec`` (see ``fervid.models.hub.resolve``), read it and the geometry it describes."""
     from fervid.models.hub import resolve
 
     src = resolve(str(spec), info.name)
-    state, meta = read_state_dict(src.path)
+    state, meta = read_state_dict(src.path, fix=src.download, lazy=lazy)
     if "fervid" in meta:
         if meta["fervid"].get("model") != info.name:
             raise PretrainedMismatchError(
                 f"{src.label}: a fervid checkpoint of model {meta['fervid'].get('model')!r}, not {info.name!r}"
             )
+        geometry = from_fervid(meta["fervid"], info.geometry_keys)
+    elif info.geometry is not None:
+        try:
+            geometry = info.geometry(state, meta)
+        except FervidError as e:  # the architecture's reason, prefixed with which weights it was
+            raise type(e)(f"{src.label}: {e}") from None
+    else:
+        geometry = Geometry()
+    return Pretrained(src.label, state, meta, geometry, src.weights)
+
+
+def load_into(model: nn.Module, pre: Pretrained, info: ModelInfo) -> LoadReport:
+    """Load weights read by :func:`read_pretrained` into ``model``: fervid checkpoints or the model's foreign formats."""
+    state, meta = pre.state, pre.meta
+    if "fervid" in meta:
         conv = Converted(state)
     elif info.convert is not None:
         try:
             conv = info.convert(state, model, meta)
         except FervidError as e:  # the converter's reason, prefixed with which weights it was
-            raise type(e)(f"{src.label}: {e}") from None
+            raise type(e)(f"{pre.label}: {e}") from None
     else:
         conv = Converted(state)
-    report = load_converted(model, conv, head=info.head, source=src.label)
-    norm = (src.weights.mean, src.weights.std) if src.weights is not None else _normalisation(meta)
+    report = load_converted(model, conv, head=info.head, source=pre.label)
+    w = pre.weights
+    norm = (w.mean, w.std) if w is not None else _normalisation(meta)
     if norm is not None:
         report.mean, report.std = norm
+    report.geometry, report.geometry_source = dict(pre.geometry.kwargs), pre.geometry.source
+    report.activation = pre.geometry.activation
+    report.notes += pre.geometry.notes
     return report
+
+
+def load_pretrained(model: nn.Module, spec: str | os.PathLike, info: ModelInfo) -> LoadReport:
+    """Read ``spec`` and load it into an already built ``model`` (``create_model`` builds the
+    weights' geometry first; this loads into whatever ``model`` is)."""
+    return load_into(model, read_pretrained(spec, info), info)

@@ -30,13 +30,19 @@ def add_parser(subparsers) -> None:
 
 
 def _registered():
-    """Import everything that declares named weights (the models and the YuNet face detector)."""
-    import fervid.data.faces  # noqa: F401
+    """Every named weight (the models' and the YuNet face detector's) and the configs' starts."""
     from fervid.models import get_model_info, list_models
     from fervid.models.hub import all_weights
 
     study = {(n, get_model_info(n).study_weights) for n in list_models()}
     return all_weights(), study
+
+
+def known_repos() -> dict[str, tuple[str, ...]]:
+    """Model -> Hugging Face repos beyond the named weights known to load by their own geometry."""
+    from fervid.models import get_model_info, list_models
+
+    return {n: get_model_info(n).known_repos for n in list_models() if get_model_info(n).known_repos}
 
 
 def _source_of(name: str):
@@ -98,9 +104,16 @@ def run_list(args: argparse.Namespace) -> int:
     print(
         f"* where the packaged configs start (for the study's six models: the study's start). sha256: first 8 "
         f"hex digits of the published hash, 'none' where the "
-        f"source publishes none (Hugging Face LFS files are checked against the hub's own hash). Caches: "
+        f"source publishes none (Hugging Face LFS files are checked against the hub's own hash). Every file "
+        f"with a known hash is checked before it is loaded. Caches: "
         f"{torch_hub_checkpoints()} (URLs), {hf_cache_dir()} (hf:)"
     )
+    print(
+        "\nAlso known to load, as pretrained=hf:ORG/NAME, built with their own geometry (checked on their "
+        "published config sizes in fervid's tests, not with the files themselves):"
+    )
+    for model, repos in known_repos().items():
+        print(f"  {model}: {', '.join(repos)}")
     return 0
 
 
