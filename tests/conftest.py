@@ -12,6 +12,18 @@ import pytest
 
 
 @pytest.fixture(scope="session")
+def multi_face(tmp_path_factory) -> dict[str, Path]:
+    """The multi-face test videos (tests/data/multi_face.py: the real single-face video pasted twice
+    onto real frames, 320x180), built once: ``{scene: path}``."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("multi_face", Path(__file__).parent / "data" / "multi_face.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build(tmp_path_factory.mktemp("multi_face"))
+
+
+@pytest.fixture(scope="session")
 def tiny_study(tmp_path_factory):
     """A tiny synthetic study in ``fervid demo``'s layout (tests/tiny_study.py); built once."""
     import tiny_study

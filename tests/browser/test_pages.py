@@ -222,6 +222,8 @@ def test_predict_page_with_saliency(browser, tmp_path):
                 str(out),
                 "--saliency",
                 "--quiet",
+                "--faces",
+                "largest",  # the one-face page and JSON
             ]
         )
         == 0

@@ -87,3 +87,31 @@ def test_fill_nearest_and_smooth():
     assert fill_nearest(v, known)[:, 0].tolist() == [10, 10, 10, 10, 20, 20]
     s = smooth(np.array([[0.0], [0], [9], [0], [0]]), 3)
     assert s[:, 0].tolist() == pytest.approx([0, 3, 3, 3, 0])
+
+
+def test_fast_scale_keeps_the_smallest_haar_face_findable():
+    from fervid.data.detectors import fast_scale
+
+    haar = make_detector("haar")
+    for h, w in [(360, 640), (720, 1280), (1080, 1920)]:
+        s = fast_scale(haar, h, w)
+        assert round(h * s) == 240  # a face of 10% of the short side stays the cascade's 24 px
+        assert haar.smallest_face(h, w) * s == pytest.approx(haar.window)
+    assert fast_scale(haar, 180, 320) == 1.0  # never enlarged
+    assert fast_scale(make_detector("none"), 1080, 1920) == 1.0
+
+
+def test_prepare_can_opt_in_to_the_fast_face_stage(face_video):
+    from fervid.data.tracking import iou
+
+    default = FaceCropper(size=32)
+    assert "detect_every" not in default.config  # prepared sets keep the config they always had
+    fast = FaceCropper(size=32, detect_every=5, detect_size="auto")
+    assert fast.config["detect_every"] == 5 and fast.config["detect_size"] == "auto"
+    assert FaceCropper.from_config(json.loads(json.dumps(fast.config))).config == fast.config
+    frames = face_video.frames[:30]
+    a, b = default.crop(frames), fast.crop(frames)
+    assert b.clip.shape == a.clip.shape and b.detected.mean() == a.detected.mean() == 1.0
+    assert np.median([iou(x, y) for x, y in zip(a.boxes, b.boxes)]) >= 0.9
+    with pytest.raises(FervidError, match="at least 1"):
+        FaceCropper(detect_every=0)

@@ -11,7 +11,20 @@ from fervid.cli import main
 from .conftest import CLASSES, NO_FACE, SINGLE_FACE
 
 WINDOW_KEYS = {"start_s", "end_s", "face_rate", "label", "probs"}
-VIDEO_KEYS = {"video", "fps", "frames", "face_rate", "windows", "label", "probs"}
+VIDEO_KEYS = {"video", "fps", "frames", "face_rate", "windows", "label", "probs"}  # --faces largest: as ever
+TRACKS_KEYS = {"video", "fps", "frames", "face_rate", "tracks", "dropped_tracks"}  # --faces all (the default)
+TRACK_KEYS = {"id", "first_s", "last_s", "face_rate", "windows", "overall"}
+
+
+def check_windows(windows: list, duration: float) -> None:
+    assert windows
+    for w in windows:
+        assert set(w) == WINDOW_KEYS
+        assert 0 <= w["start_s"] < w["end_s"] <= duration + 1e-3
+        if w["label"] is None:
+            assert w["probs"] is None
+        else:
+            assert set(w["probs"]) == set(CLASSES) and sum(w["probs"].values()) == pytest.approx(1, abs=1e-4)
 
 
 def check_schema(doc: dict) -> None:
@@ -20,14 +33,18 @@ def check_schema(doc: dict) -> None:
     assert doc["fps"] > 0 and 0 <= doc["face_rate"] <= 1
     assert doc["label"] in CLASSES
     assert set(doc["probs"]) == set(CLASSES)
-    assert doc["windows"]
-    for w in doc["windows"]:
-        assert set(w) == WINDOW_KEYS
-        assert 0 <= w["start_s"] < w["end_s"] <= doc["frames"] / doc["fps"] + 1e-3
-        if w["label"] is None:
-            assert w["probs"] is None
-        else:
-            assert set(w["probs"]) == set(CLASSES) and sum(w["probs"].values()) == pytest.approx(1, abs=1e-4)
+    check_windows(doc["windows"], doc["frames"] / doc["fps"])
+
+
+def check_tracks_schema(doc: dict) -> None:
+    assert set(doc) == TRACKS_KEYS
+    assert isinstance(doc["frames"], int) and doc["fps"] > 0 and 0 <= doc["face_rate"] <= 1
+    assert doc["tracks"] and [t["id"] for t in doc["tracks"]] == list(range(1, len(doc["tracks"]) + 1))
+    for t in doc["tracks"]:
+        assert set(t) == TRACK_KEYS and set(t["overall"]) == {"label", "probs"}
+        assert 0 <= t["first_s"] < t["last_s"] <= doc["frames"] / doc["fps"] + 1e-3
+        check_windows(t["windows"], doc["frames"] / doc["fps"])
+        assert all(t["first_s"] - 1e-3 <= w["start_s"] and w["end_s"] <= t["last_s"] + 1e-3 for w in t["windows"])
 
 
 def test_predict_outputs_and_partial_failure(tmp_path, face_ckpt, capsys):
@@ -47,6 +64,8 @@ def test_predict_outputs_and_partial_failure(tmp_path, face_ckpt, capsys):
             str(out / "pred.csv"),
             "--plot",
             str(out / "t.png"),
+            "--faces",
+            "largest",
         ]
     )
     captured = capsys.readouterr()
@@ -58,7 +77,7 @@ def test_predict_outputs_and_partial_failure(tmp_path, face_ckpt, capsys):
     assert "single_face.mp4" in captured.out and "overall:" in captured.out
 
     doc = json.loads((out / "pred.json").read_text())  # one video predicted: one object
-    check_schema(doc)
+    check_schema(doc)  # --faces largest: the one-face form of earlier versions, exactly
     assert doc["video"].endswith("single_face.mp4") and doc["frames"] == 72
     rows = list(csv.DictReader((out / "pred.csv").open()))
     assert len(rows) == len(doc["windows"])
@@ -93,8 +112,9 @@ def test_predict_folder_of_videos(tmp_path, face_ckpt, capsys):
     docs = json.loads((tmp_path / "p.json").read_text())
     assert [d["video"].rsplit("/", 1)[-1] for d in docs] == ["a.mp4", "b.MOV"]
     for d in docs:
-        check_schema(d)
-        assert len(d["windows"]) == 72 // 16 + 1  # 4 windows + one aligned to the end
+        check_tracks_schema(d)  # every face, by default
+        assert len(d["tracks"]) == 1 and d["tracks"][0]["first_s"] == 0 and d["tracks"][0]["last_s"] == 2.4
+        assert len(d["tracks"][0]["windows"]) == 72 // 16 + 1  # 4 windows + one aligned to the end
     assert (tmp_path / "plot-a.png").is_file() and (tmp_path / "plot-b.png").is_file()
 
 

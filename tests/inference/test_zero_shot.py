@@ -65,6 +65,8 @@ def test_cli_zero_shot_with_own_classes(clip_dir, small_video, tmp_path, capsys)
             "24",
             "--stride",
             "24",
+            "--faces",
+            "largest",  # the one-face JSON and CSV
             "--json",
             str(out / "p.json"),
             "--csv",
@@ -90,7 +92,9 @@ def test_cli_zero_shot_defaults_to_the_cached_openai_weights(clip_dir, small_vid
     _, hf_hub = use_caches(monkeypatch, tmp_path / "cache", offline=True)
     hf_repo_in_cache(hf_hub, "openai/clip-vit-base-patch16", as_hub_files(clip_dir), lfs=("pytorch_model.bin",))
     out = tmp_path / "p.json"
-    code = main(["predict", str(small_video), "--zero-shot", "clip", "--window", "24", "--json", str(out)])
+    code = main(
+        ["predict", str(small_video), "--zero-shot", "clip", "--window", "24", "--json", str(out), "--faces", "largest"]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     doc = json.loads(out.read_text())
@@ -194,7 +198,7 @@ def test_cli_prompts_file_with_commas_and_the_json_records_them(clip_dir, small_
     captured = capsys.readouterr()
     assert code == 0, captured.err
     doc = json.loads(out.read_text())
-    assert list(doc["probs"]) == ["happiness", "sadness", "neutral"]
+    assert list(doc["tracks"][0]["overall"]["probs"]) == ["happiness", "sadness", "neutral"]  # every face's
     assert doc["prompts"]["by_class"] == {
         "happiness": ["a face with a broad smile, lifted cheeks, and creased eyes", "a photo of a happy looking face."],
         "sadness": ["a face with lowered mouth corners, heavy eyelids, and a raised inner brow"],

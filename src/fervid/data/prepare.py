@@ -170,6 +170,8 @@ def prepare(
     margin: float = 0.2,
     align: bool = False,
     smoothing: int = 5,
+    detect_every: int = 1,
+    detect_size: str = "full",
     workers: int = 1,
     strict: bool = False,
     progress: bool = True,
@@ -187,7 +189,14 @@ def prepare(
     out = Path(out)
     listing = read_listing(fmt, src, **{k: v for k, v in reader_options.items() if v is not None})
     cropper = FaceCropper(
-        detector=detector, detector_model=detector_model, size=size, margin=margin, align=align, smoothing=smoothing
+        detector=detector,
+        detector_model=detector_model,
+        size=size,
+        margin=margin,
+        align=align,
+        smoothing=smoothing,
+        detect_every=detect_every,
+        detect_size=detect_size,
     )
     meta = {
         "dataset": listing.dataset,

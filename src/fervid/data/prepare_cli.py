@@ -50,6 +50,21 @@ def add_parser(subparsers) -> None:
     p.add_argument("--margin", type=float, default=0.2, help="margin around the face, fraction of its side (0.2)")
     p.add_argument("--align", action="store_true", help="rotate crops so the eyes are level")
     p.add_argument(
+        "--detect-every",
+        type=int,
+        default=1,
+        metavar="N",
+        help="detect faces every N frames and follow them in between, as `fervid predict` does "
+        "(default 1: the detector on every frame; stored in meta.json when not 1)",
+    )
+    p.add_argument(
+        "--detect-size",
+        choices=["full", "auto"],
+        default="full",
+        help="full (default): detect at up to 640 px; auto: on frames shrunk as far as the detector "
+        "still finds its smallest face, as `fervid predict` does",
+    )
+    p.add_argument(
         "--workers",
         type=int,
         default=max(1, (os.cpu_count() or 2) - 1),
@@ -103,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
         detector_model=args.detector_model,
         margin=args.margin,
         align=args.align,
+        detect_every=args.detect_every,
+        detect_size=args.detect_size,
         workers=args.workers,
         progress=not args.quiet,
         **reader_options,

@@ -37,55 +37,88 @@ def _upright(img: np.ndarray, ccw_degrees: float) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(img, k)) if k else img
 
 
+def open_video(path: str | os.PathLike, **options):
+    """``(container, stream)``: PyAV's container and first video stream of ``path`` (a file, or a
+    URL FFmpeg reads), decoding with PyAV's frame threads. Raises :class:`FervidError` naming it."""
+    import av
+
+    name = str(path)
+    is_url = "://" in name
+    if not is_url and not Path(path).is_file():
+        raise FervidError(f"{path}: no such video file")
+    try:
+        container = av.open(name, **options)
+    except (av.FFmpegError, OSError, ValueError) as e:
+        what = "cannot open stream" if is_url else "unreadable video"
+        raise FervidError(f"{path}: {what} ({_short(e)})") from None
+    if not container.streams.video:
+        container.close()
+        raise FervidError(f"{path}: no video stream")
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    return container, stream
+
+
+def frame_rate(stream) -> float:
+    """A PyAV video stream's frame rate (0.0 when the container does not say)."""
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    return float(rate) if rate else 0.0
+
+
+def decoded_frames(container, stream, errors: list):
+    """PyAV frames of ``stream`` in order. A packet that fails to decode is appended to ``errors``
+    and decoding goes on; a demuxer error ends the sequence (it cannot resync) and is appended too."""
+    import av
+
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except (av.FFmpegError, OSError, ValueError) as e:
+            errors.append(e)
+            return  # the demuxer cannot resync after this: the rest of the file is lost
+        try:
+            decoded = packet.decode()
+        except (av.FFmpegError, OSError, ValueError) as e:
+            errors.append(e)
+            continue
+        yield from decoded
+
+
+def upright_rgb(frame, tag_rotation: float = 0.0) -> tuple[np.ndarray, float]:
+    """A PyAV frame as upright RGB ``(H, W, 3)`` uint8, and the rotation applied (degrees ccw)."""
+    rotation = getattr(frame, "rotation", 0) or tag_rotation
+    return _upright(frame.to_ndarray(format="rgb24"), rotation), rotation
+
+
+def tag_rotation(stream) -> float:
+    # Older containers carry a clockwise 'rotate' tag instead of a display matrix.
+    return -float(stream.metadata.get("rotate", 0) or 0)
+
+
 def read_video(path: str | os.PathLike, *, max_frames: int | None = None) -> Video:
     """Decode every frame of ``path`` to RGB; rotation metadata (display matrix) is applied.
 
     A packet that fails to decode is counted in ``n_dropped`` and decoding continues, so a
     truncated file still yields the frames before the damage.
     """
-    import av
-
-    path = Path(path)
-    if not path.is_file():
-        raise FervidError(f"{path}: no such video file")
-    try:
-        container = av.open(str(path))
-    except (av.FFmpegError, OSError, ValueError) as e:
-        raise FervidError(f"{path}: unreadable video ({_short(e)})") from None
+    container, stream = open_video(path)
     frames: list[np.ndarray] = []
-    dropped = 0
+    errors: list = []
     rotation = 0
     with container:
-        if not container.streams.video:
-            raise FervidError(f"{path}: no video stream")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        fps = float(rate) if rate else 0.0
-        # Older containers carry a clockwise 'rotate' tag instead of a display matrix.
-        tag_rotation = -float(stream.metadata.get("rotate", 0) or 0)
-        packets = container.demux(stream)
-        while max_frames is None or len(frames) < max_frames:
-            try:
-                packet = next(packets)
-            except StopIteration:
+        fps = frame_rate(stream)
+        tag = tag_rotation(stream)
+        for frame in decoded_frames(container, stream, errors):
+            if max_frames is not None and len(frames) >= max_frames:
                 break
-            except (av.FFmpegError, OSError, ValueError):
-                dropped += 1
-                break  # the demuxer cannot resync after this: the rest of the file is lost
-            try:
-                decoded = packet.decode()
-            except (av.FFmpegError, OSError, ValueError):
-                dropped += 1
-                continue
-            for frame in decoded:
-                rotation = getattr(frame, "rotation", 0) or tag_rotation
-                frames.append(_upright(frame.to_ndarray(format="rgb24"), rotation))
-    if max_frames is not None:
-        frames = frames[:max_frames]
+            img, rotation = upright_rgb(frame, tag)
+            frames.append(img)
     if not frames:
         raise FervidError(f"{path}: unreadable video (no decodable frames)")
-    return Video(frames=frames, fps=fps, n_dropped=dropped, rotation=int(round(rotation)) % 360)
+    return Video(frames=frames, fps=fps, n_dropped=len(errors), rotation=int(round(rotation)) % 360)
 
 
 def _short(e: Exception) -> str:

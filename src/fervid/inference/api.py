@@ -12,76 +12,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
 from torch import nn
 
 from fervid.checkpoint import CheckpointMeta
+from fervid.data.face_stage import FAST, TrackSettings
 from fervid.errors import FervidError
 from fervid.inference.predict import MIN_FACE_RATE, classify_windows, plan_windows, window_face_rates
+from fervid.inference.results import (  # noqa: F401  (the API's result types)
+    N_THUMBNAILS,
+    TrackPrediction,
+    VideoPrediction,
+    WindowPrediction,
+)
 
-N_THUMBNAILS = 6
-
-
-@dataclass
-class WindowPrediction:
-    """One window of a video. ``label``/``probs`` are ``None`` when it has no face."""
-
-    start_frame: int
-    end_frame: int  # exclusive
-    start_s: float
-    end_s: float
-    face_rate: float  # fraction of the window's frames with a detected face
-    label: str | None
-    probs: dict[str, float] | None
-
-    def to_dict(self) -> dict:
-        return {
-            "start_s": round(self.start_s, 4),
-            "end_s": round(self.end_s, 4),
-            "face_rate": round(self.face_rate, 4),
-            "label": self.label,
-            "probs": self.probs,
-        }
-
-
-@dataclass
-class VideoPrediction:
-    """A whole video: its windows and one overall label.
-
-    The overall ``probs`` is the mean of the face windows' probabilities (each window counts
-    once); ``label`` is its arg-max, ``None`` when no window has a face.
-    """
-
-    video: str
-    fps: float
-    frames: int
-    face_rate: float  # fraction of all frames with a detected face
-    windows: list[WindowPrediction]
-    label: str | None
-    probs: dict[str, float] | None
-    classes: list[str]
-    # Zero-shot: the prompts each class was scored against (meta.extra["prompts"]); None for a trained model.
-    prompts: dict | None = None
-    # A few (time in s, face crop uint8 (S, S, 3)) pairs for plots; not part of to_dict().
-    thumbnails: list[tuple[float, np.ndarray]] = field(default_factory=list, repr=False, compare=False)
-
-    def to_dict(self) -> dict:
-        """The JSON form: ``{"video", "fps", "frames", "face_rate", "windows", "label", "probs"}``, and
-        ``"prompts"`` (recipe, templates, per-class prompts) for a zero-shot prediction."""
-        return {
-            "video": self.video,
-            "fps": round(self.fps, 4),
-            "frames": self.frames,
-            "face_rate": round(self.face_rate, 4),
-            "windows": [w.to_dict() for w in self.windows],
-            "label": self.label,
-            "probs": self.probs,
-            **({"prompts": self.prompts} if self.prompts is not None else {}),
-        }
+Faces = Literal["all", "largest"]
 
 
 class Predictor:
@@ -112,13 +61,40 @@ class Predictor:
         )
 
     def predict(
-        self, video: str | os.PathLike, *, window: int | None = None, stride: int | None = None
+        self,
+        video: str | os.PathLike,
+        *,
+        window: int | None = None,
+        stride: int | None = None,
+        faces: Faces = "all",
+        settings: TrackSettings = FAST,
+        keep_crops: bool = False,
     ) -> VideoPrediction:
-        """Decode ``video`` (PyAV) and classify it; see :meth:`predict_frames`."""
-        from fervid.data.video import read_video
+        """Decode ``video`` (PyAV, frame by frame) and classify it; see :meth:`predict_frames`."""
+        from fervid.data.streams import VideoSource, prefetched
 
-        v = read_video(video)
-        return self.predict_frames(v.frames, v.fps, name=str(video), window=window, stride=stride)
+        source = VideoSource(video)
+        run = self.stream(
+            fps=source.fps,
+            name=str(video),
+            faces=faces,
+            settings=settings,
+            window=window,
+            stride=stride,
+            expected_frames=source.frames,
+            keep_crops=keep_crops,
+        )
+        for frame in prefetched(source):
+            run.push(frame)
+        if run.frames.last < 0:
+            raise FervidError(f"{video}: unreadable video (no decodable frames)")
+        return run.finish()
+
+    def stream(self, *, fps: float, name: str = "<frames>", **options):
+        """A :class:`~fervid.inference.stream.VideoRun`: push frames one at a time, then ``finish()``."""
+        from fervid.inference.stream import VideoRun
+
+        return VideoRun(self, fps=fps, name=name, **options)
 
     def predict_frames(
         self,
@@ -128,15 +104,34 @@ class Predictor:
         name: str = "<frames>",
         window: int | None = None,
         stride: int | None = None,
+        faces: Faces = "all",
+        settings: TrackSettings = FAST,
+        keep_crops: bool = False,
     ) -> VideoPrediction:
         """Classify decoded frames (RGB uint8 ``(H, W, 3)`` each) at ``fps`` frames per second.
 
         ``window`` defaults to the model's frame count ``T``, ``stride`` to ``max(1, window // 2)``.
+        ``faces="all"``: one track per face (:class:`TrackPrediction`, in ``result.tracks``);
+        ``"largest"``: the most prominent face only, fervid's original one-face result.
+        ``settings``: how faces are detected and followed (:class:`TrackSettings`; its default
+        detects every 10th frame on a shrunk copy, ``EXHAUSTIVE`` every frame at full size).
         Raises :class:`FervidError` naming ``name`` when no frame has a face.
         """
         if len(frames) == 0:
             raise FervidError(f"{name}: no frames decoded")
-        return self.predict_crop(self.cropper.crop(frames), fps, name=name, window=window, stride=stride)
+        run = self.stream(
+            fps=fps,
+            name=name,
+            faces=faces,
+            settings=settings,
+            window=window,
+            stride=stride,
+            expected_frames=len(frames),
+            keep_crops=keep_crops,
+        )
+        for frame in frames:
+            run.push(frame)
+        return run.finish()
 
     def predict_crop(
         self, crop, fps: float, *, name: str = "<frames>", window: int | None = None, stride: int | None = None
@@ -226,6 +221,8 @@ def predict_video(
     *,
     window: int | None = None,
     stride: int | None = None,
+    faces: Faces = "all",
+    settings: TrackSettings = FAST,
 ) -> VideoPrediction:
     """Classify one video file with a checkpoint path or a :class:`Predictor` from :func:`load_model`.
 
@@ -235,6 +232,10 @@ def predict_video(
             many videos: loading builds the model and the face detector).
         window: frames per window (default: the model's ``T``).
         stride: frames between window starts (default: ``window // 2``).
+        faces: ``all`` (default): every face, one :class:`TrackPrediction` each in ``.tracks``
+            (``.windows``/``.label``/``.probs`` are the main face's); ``largest``: one face, as
+            fervid did before tracks.
+        settings: how faces are found and followed (:class:`~fervid.data.face_stage.TrackSettings`).
     """
     predictor = checkpoint_or_model if isinstance(checkpoint_or_model, Predictor) else load_model(checkpoint_or_model)
-    return predictor.predict(Path(video), window=window, stride=stride)
+    return predictor.predict(Path(video), window=window, stride=stride, faces=faces, settings=settings)

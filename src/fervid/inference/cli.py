@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from fervid.inference import faces_cli
+
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"}
 
 
@@ -17,7 +19,7 @@ def add_parser(subparsers) -> None:
         "the model's frames over each video and label each window and the whole video. "
         "--zero-shot clip labels expressions with CLIP and text prompts, without training.",
     )
-    p.add_argument("inputs", nargs="+", metavar="VIDEO_OR_FOLDER", help="video files, or folders of them (recursive)")
+    p.add_argument("inputs", nargs="*", metavar="VIDEO_OR_FOLDER", help="video files, or folders of them (recursive)")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", metavar="CKPT", help="fervid checkpoint (model.safetensors)")
     source.add_argument("--zero-shot", choices=["clip"], help="no checkpoint: CLIP image/text similarity")
@@ -45,6 +47,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--window", type=int, metavar="T", help="frames per window (default: the model's frames)")
     p.add_argument("--stride", type=int, metavar="S", help="frames between windows (default: window // 2)")
     p.add_argument("--quiet", action="store_true", help="no table on the terminal")
+    faces_cli.add_options(p)
     p.set_defaults(func=run_predict)
 
     e = subparsers.add_parser(
@@ -119,9 +122,17 @@ def run_predict(args: argparse.Namespace) -> int:
 
     if args.saliency and not args.html:
         raise FervidError("--saliency goes with --html OUT.html")
+    if bool(args.inputs) == bool(args.live):
+        raise FervidError("give videos or folders to predict, or --live SOURCE (not both)")
+    settings = faces_cli.settings(args)
     predictor = _predictor(args)  # bad weights fail everything: FervidError -> exit 2
     if predictor.synthetic_note:
         print(f"fervid predict: note: {predictor.synthetic_note}", file=sys.stderr)
+    if args.live:
+        from fervid.inference.live_cli import run_live
+
+        return run_live(args, predictor, settings)
+    faces = {"faces": args.faces, "settings": settings}
     videos, errors = expand_inputs(args.inputs)
     for err in errors:
         print(f"fervid predict: error: {err}", file=sys.stderr)
@@ -129,10 +140,10 @@ def run_predict(args: argparse.Namespace) -> int:
     for video in videos:
         try:
             if args.saliency:
-                pages.append(predict_with_saliency(predictor, video, window=args.window, stride=args.stride))
+                pages.append(predict_with_saliency(predictor, video, window=args.window, stride=args.stride, **faces))
                 pred = pages[-1].prediction
             else:
-                pred = predictor.predict(video, window=args.window, stride=args.stride)
+                pred = predictor.predict(video, window=args.window, stride=args.stride, **faces)
                 pages.append(PredictionPage(pred))
         except FervidError as e:
             errors.append(str(e))
@@ -156,11 +167,11 @@ def run_predict(args: argparse.Namespace) -> int:
             from fervid.inference.html_predict import write_predict_html
 
             write_predict_html(args.html, pages)
+    failed_annotations = faces_cli.write_annotations(args.annotate, preds, quiet=args.quiet) if args.annotate else []
     n_in = len(preds) + len(errors)
     if errors:
         print(f"fervid predict: {len(preds)} of {n_in} inputs predicted, {len(errors)} failed", file=sys.stderr)
-        return 1
-    return 0
+    return 1 if errors or failed_annotations else 0
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -83,15 +83,25 @@ def classify_windows(
     Returns:
         float64 ``(len(spans), C)``, rows summing to 1.
     """
-    device = next(model.parameters()).device
     out = []
-    for b in range(0, len(spans), batch_size):
+    for b in range(0, len(spans), batch_size):  # inputs built a batch at a time: a long video's would not fit
         batch = [
             window_input(
                 clip, span, num_frames=num_frames, image_size=image_size, mean=mean, std=std, sampling=sampling
             )[1]
             for span in spans[b : b + batch_size]
         ]
-        logits = model(torch.stack(batch).to(device))  # (B, 3, T, S, S) -> (B, C)
+        out.append(classify_inputs(model, batch, batch_size=batch_size))
+    return np.concatenate(out, axis=0)
+
+
+@torch.inference_mode()
+def classify_inputs(model: nn.Module, inputs: list[torch.Tensor], *, batch_size: int = 8) -> np.ndarray:
+    """Class probabilities of model inputs (each ``(3, T, S, S)`` from :func:`window_input`):
+    float64 ``(len(inputs), C)``, rows summing to 1."""
+    device = next(model.parameters()).device
+    out = []
+    for b in range(0, len(inputs), batch_size):
+        logits = model(torch.stack(inputs[b : b + batch_size]).to(device))  # (B, 3, T, S, S) -> (B, C)
         out.append(torch.softmax(logits.float(), dim=1).cpu().double().numpy())
     return np.concatenate(out, axis=0)
