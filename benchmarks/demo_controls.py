@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from fervid.data.manifest import read_manifest, read_meta, write_manifest, write_meta
-from fervid.engine.config import load_config
-from fervid.engine.evaluate import evaluate_checkpoint
-from fervid.engine.fit import train_run
+from fervid.results.evaluate import evaluate_checkpoint
+from fervid.train.config import load_config
+from fervid.train.run import train_run
 
 
 def variant(src: Path, dst: Path, kind: str, seed: int = 0) -> Path:

@@ -70,10 +70,10 @@ def simulate(sd: float, effect: float, rng: np.random.Generator) -> np.ndarray:
 
 def write_run(root: Path, right: np.ndarray, rng: np.random.Generator, fingerprint: str) -> None:
     """One run directory, as `fervid train` writes it (the integrity records where this fervid has them)."""
-    from fervid.engine.predictions import metrics_of, write_predictions
+    from fervid.results.predictions import metrics_of, write_predictions
 
     try:
-        from fervid.engine.integrity import sha256_file
+        from fervid.rundir.integrity import sha256_file
     except ImportError:  # fervid before the integrity checks
         sha256_file = None
     root.mkdir(parents=True)
@@ -106,7 +106,7 @@ def write_run(root: Path, right: np.ndarray, rng: np.random.Generator, fingerpri
     (root / "folds.json").write_text(
         json.dumps({**doc, "test_views": 1, "test_crops": 1, "prepared": prepared, "folds": folds})
     )
-    from fervid.engine.protocol import subjects_sha1
+    from fervid.rundir.folds import subjects_sha1
 
     for k, seed in enumerate(SEEDS):
         for i in range(FOLDS):

@@ -4,7 +4,7 @@
 
 DEMO_DIR is a ``fervid demo --out DEMO_DIR`` folder (``synth/``, ``prepared/``,
 ``runs/<model>/fold_XX/model.safetensors``; ``runs/<model>-<k>fold`` from ``--quick`` also
-counts). If a model has no run there, the demo's pipeline (``fervid.engine.demo.run_demo``, the
+counts). If a model has no run there, the demo's pipeline (``fervid.train.demo.run_demo``, the
 ``synth/<model>`` configs) runs for the requested models, keeping what is finished; the AU masks
 (``synth/AUMasks``, docs/synthetic.md) are written if missing.
 
@@ -32,11 +32,11 @@ import torch
 
 from fervid.data.manifest import read_manifest
 from fervid.data.synthetic_masks import MASK_DIR, crop_masks, write_au_masks
-from fervid.engine.demo import MODELS, run_demo
 from fervid.inference.api import load_model
 from fervid.inference.explain import explain_clip
 from fervid.inference.pointing import centre_prior, default_tolerance, random_map, score_frames
 from fervid.inference.saliency import method_name
+from fervid.train.demo import MODELS, run_demo
 
 
 def find_run(demo: Path, model: str) -> Path | None:

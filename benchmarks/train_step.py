@@ -1,7 +1,7 @@
 """Time one training step (forward, backward, gradient clipping, optimiser step) of the demo's models.
 
 Each model is built from its packaged config (``synth/<model>`` by default) exactly as
-``fervid train`` builds it (``fervid.engine.fit.build_model``, the config's optimiser and
+``fervid train`` builds it (``fervid.train.model_setup.build_model``, the config's optimiser and
 memory format through ``ClipClassifier``), and trained on one random batch of the config's
 size: ``batch_size x 3 x num_frames x image_size x image_size``. No data loading, validation,
 checkpoints or logging: this is the floor a fold's steps cannot go below.
@@ -28,12 +28,12 @@ import time
 import torch
 import torch.nn.functional as F
 
-from fervid.engine.config import load_config
-from fervid.engine.demo import MODELS
-from fervid.engine.fit import build_model
-from fervid.engine.module import ClipClassifier
 from fervid.machine import describe, describe_line
 from fervid.models.profile import count_macs
+from fervid.train.config import load_config
+from fervid.train.demo import MODELS
+from fervid.train.model_setup import build_model
+from fervid.train.module import ClipClassifier
 
 
 def build(name: str, memory_format: str, optim_impl: str, config_prefix: str):

@@ -66,7 +66,7 @@ class FullDisk:
         self.limit = None
 
     def env(self) -> dict:
-        """For commands that fill the disk themselves (tests/engine/fault_driver.py)."""
+        """For commands that fill the disk themselves (tests/train/fault_driver.py)."""
         return {"FERVID_FILLER": str(self.filler)} if self.tmpfs else {}
 
     def run(self, args: list[str], **kw) -> subprocess.CompletedProcess:

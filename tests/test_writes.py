@@ -38,7 +38,7 @@ def test_cli_turns_stray_write_errors_into_one_line(tmp_path, capsys, monkeypatc
     """A write outside fervid.writes (a library's own file, a writer thread) still ends in one line."""
     import threading
 
-    from fervid.engine import report
+    from fervid.results import report
 
     def full(run_dir, **_):
         writer = threading.Thread(target=thread_full, name="writer")

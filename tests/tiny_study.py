@@ -27,8 +27,8 @@ def build(root: Path) -> Path:
     from fervid.data.prepare import prepare
     from fervid.data.synthetic import generate
     from fervid.data.synthetic_masks import write_au_masks
-    from fervid.engine.config import load_config
-    from fervid.engine.fit import train_run
+    from fervid.train.config import load_config
+    from fervid.train.run import train_run
 
     generate(root / "synth", subjects=SUBJECTS, frames=8, size=(160, 120), seed=0, intensity=(0.7, 1.0))
     write_au_masks(root / "synth")

@@ -9,6 +9,10 @@ from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"  # the single source: pyproject.toml and `fervid --version` read it
 
+from fervid import _moved
+
+_moved.install()  # old module paths (fervid.engine.*, fervid.models.hub) for one release
+
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
     from fervid.inference.api import load_model, predict_video
 

@@ -47,7 +47,7 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: CheckpointM
 
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], CheckpointMeta]:
     """Weights and metadata of a fervid checkpoint; a one-line FervidError for anything else."""
-    from fervid.models.hub import verify_path
+    from fervid.hub import verify_path
 
     path = Path(path)
     if not path.is_file():

@@ -17,9 +17,9 @@ from fervid.errors import FervidError
 COMMAND_MODULES = (
     "fervid.data.synthetic_cli",
     "fervid.data.prepare_cli",
-    "fervid.engine.train_cli",
-    "fervid.engine.report_cli",
-    "fervid.engine.demo_cli",
+    "fervid.train.train_cli",
+    "fervid.results.report_cli",
+    "fervid.train.demo_cli",
     "fervid.inference.cli",
     "fervid.inference.explain_cli",
     "fervid.models.cli",

@@ -57,7 +57,7 @@ def test_report_page(browser, tiny_study, tmp_path):
 
 def _tiny_prepared():
     spec = importlib.util.spec_from_file_location(
-        "tiny_prepared", Path(__file__).parents[1] / "engine" / "tiny_prepared.py"
+        "tiny_prepared", Path(__file__).parents[1] / "train" / "tiny_prepared.py"
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -68,8 +68,8 @@ def _tiny_prepared():
 def seeded_runs(tmp_path_factory):
     """Two tiny c3d runs on 4 subjects, 2 folds, per-clip predictions: "wide" with seeds 0 and 1,
     "small" with seed 0 only (so the paired test pairs on seed 0 alone)."""
-    from fervid.engine.config import load_config
-    from fervid.engine.fit import train_run
+    from fervid.train.config import load_config
+    from fervid.train.run import train_run
 
     root = tmp_path_factory.mktemp("seeded")
     _tiny_prepared().make_prepared(root / "data", subjects=4)
@@ -99,8 +99,8 @@ def seeded_runs(tmp_path_factory):
 
 
 def test_multi_seed_report_page_with_errors_and_saliency(browser, seeded_runs, tmp_path):
-    from fervid.engine.html_errors import SALIENCY_CLIPS, worst_scorings
-    from fervid.engine.html_report import render_report_html
+    from fervid.results.html_errors import SALIENCY_CLIPS, worst_scorings
+    from fervid.results.html_report import render_report_html
 
     run = seeded_runs["wide"]
     out = tmp_path / "report.html"
@@ -177,7 +177,7 @@ def test_multi_seed_report_page_with_errors_and_saliency(browser, seeded_runs, t
 
 
 def test_compare_page_has_the_paired_columns(browser, seeded_runs, tmp_path):
-    from fervid.engine.compare import compare_runs
+    from fervid.results.compare import compare_runs
 
     out = tmp_path / "compare.html"
     runs = [seeded_runs["wide"], seeded_runs["small"]]
@@ -247,7 +247,7 @@ def test_saliency_needs_html(tmp_path, capsys):
 
 @pytest.fixture(autouse=True)
 def _import_paths(monkeypatch):
-    """report_fixtures (tests/engine) and inference.conftest (tests) as modules."""
+    """report_fixtures (tests/results) and inference.conftest (tests) as modules."""
     root = Path(__file__).resolve().parents[1]
-    monkeypatch.syspath_prepend(str(root / "engine"))
+    monkeypatch.syspath_prepend(str(root / "results"))
     monkeypatch.syspath_prepend(str(root))

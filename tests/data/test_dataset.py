@@ -144,7 +144,7 @@ def test_seeded_items_depend_on_the_seed_alone(prepared):
 
 
 def test_seeded_clips_key_items_by_epoch_and_index(prepared):
-    from fervid.engine.resumable import SeededClips
+    from fervid.train.resumable import SeededClips
 
     seeded = SeededClips(ClipDataset(prepared, num_frames=4, train=True, image_size=16), seed=3)
     assert torch.equal(seeded[(1, 2)][0], seeded[(1, 2)][0])

@@ -9,8 +9,9 @@ import pytest
 import torch
 from hub_fixtures import as_hub_files, hf_repo_in_cache, perturb, tiny_hf_clip, tiny_hf_videomae_config, use_caches
 
+from fervid import hub
 from fervid.errors import FervidError, PretrainedMismatchError
-from fervid.models import create_model, get_model_info, hub
+from fervid.models import create_model, get_model_info, register_all
 from fervid.models.clip import CLIP_MEAN, CLIP_STD
 
 CLIP_TINY = dict(
@@ -25,6 +26,7 @@ def _files(model, folder):
 
 
 def test_the_registered_entries():
+    register_all()
     entries = {w.key: w for w in hub.all_weights() if w.model in ("clip", "videomae")}
     assert sorted(entries) == ["clip/openai", "clip/openai_b32", "videomae/kinetics400", "videomae/kinetics400_ssl"]
     assert [entries[k].source.repo_id for k in sorted(entries)] == [

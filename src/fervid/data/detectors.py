@@ -14,8 +14,8 @@ from typing import Protocol
 import numpy as np
 
 from fervid.errors import FervidError
-from fervid.models.detector_weights import YUNET
-from fervid.models.hub import fetch_weights, get_weights, verify_path
+from fervid.hub import fetch_weights, get_weights, verify_path
+from fervid.hub.detectors import YUNET
 
 Box = tuple  # (x, y, w, h, score) in frame pixels
 

@@ -24,8 +24,8 @@ import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from fervid.checkpoint import atomic_write_bytes
 from fervid.errors import FervidError
+from fervid.writes import atomic_write_bytes
 
 FORMAT = "fervid-prepared/1"
 MANIFEST_COLUMNS = ("clip_id", "subject", "label", "n_frames", "source", "face_rate", "dropped_frames", "fold", "file")

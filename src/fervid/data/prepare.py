@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from fervid.checkpoint import atomic_write_bytes
 from fervid.data.faces import FaceCropper
 from fervid.data.manifest import ClipRecord, read_meta, write_csv_atomic, write_manifest, write_meta
 from fervid.data.readers import Item, read_listing
@@ -30,7 +29,7 @@ from fervid.data.readers.common import EXCLUDED, list_frames
 from fervid.data.verify import clip_problem
 from fervid.data.video import read_frames, read_video
 from fervid.errors import FervidError
-from fervid.writes import WriteFailed
+from fervid.writes import WriteFailed, atomic_write_bytes
 
 STATE_DIR = ".prepare"
 

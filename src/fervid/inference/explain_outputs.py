@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fervid.checkpoint import atomic_write_bytes
 from fervid.inference.explain import Explanation
+from fervid.writes import atomic_write_bytes
 
 OVERLAY_ALPHA = 0.6  # colour weight where the saliency is 1
 

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import torch
 
-from fervid.checkpoint import atomic_write_bytes
 from fervid.errors import FervidError
-from fervid.writes import WriteFailed, is_write_error, os_error_line
+from fervid.writes import WriteFailed, atomic_write_bytes, is_write_error, os_error_line
 
 DEFAULT_OPSET = 18
 INPUT_NAME, OUTPUT_NAME = "clip", "logits"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import os
 
-from fervid.checkpoint import atomic_write_bytes
 from fervid.inference.api import VideoPrediction
+from fervid.writes import atomic_write_bytes
 
 NO_FACE = "no face"
 

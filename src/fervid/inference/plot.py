@@ -8,8 +8,8 @@ import os
 
 import numpy as np
 
-from fervid.checkpoint import atomic_write_bytes
 from fervid.inference.api import VideoPrediction
+from fervid.writes import atomic_write_bytes
 
 
 def plot_timeline(pred: VideoPrediction, path: str | os.PathLike) -> None:

@@ -21,7 +21,7 @@ descriptions do. Whatever was used is recorded in ``predictor.meta.extra["prompt
 the JSON of ``fervid predict`` and in a saved checkpoint).
 
 ``weights`` is the one argument that says where CLIP comes from, anything ``pretrained=`` takes
-for ``clip`` (:func:`fervid.models.hub.resolve`): a named weight (default ``openai``, OpenAI's
+for ``clip`` (:func:`fervid.hub.resolve`): a named weight (default ``openai``, OpenAI's
 ViT-B/16; ``openai_b32``), fetched once into the Hugging Face cache and read from it offline
 (``HF_HUB_OFFLINE=1``; without the files a one-line error naming ``fervid weights download``),
 an ``hf:ORG/NAME`` id, a URL, a local Hugging Face ``CLIPModel`` save directory or an open_clip

@@ -4,8 +4,9 @@ Every model maps ``(B, 3, T, H, W)`` float to logits ``(B, num_classes)``.
 
 ``import fervid.models`` alone imports nothing heavy (so that ``fervid --help`` does not import
 torch). The first use of any of its names (``create_model``, ``list_models``, …), or
-:func:`register_all`, imports every architecture module and ``fervid.models.detector_weights``,
-which registers every model and every named weight, the YuNet face detector's included.
+:func:`register_all`, imports every architecture module, which registers every model and its
+named weights; :mod:`fervid.hub` registers the face detector's itself, so after that
+``fervid.hub.all_weights()`` lists every named weight.
 """
 
 from typing import TYPE_CHECKING
@@ -32,13 +33,12 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
 
 
 def register_all() -> None:
-    """Import every architecture module and the detector's weights: each registers on import
+    """Import every architecture module: each registers its model and weights on import
     (explicit, no star-import registration)."""
     from fervid.models import (  # noqa: F401
         c3d,
         clip,
         cnn_lstm,
-        detector_weights,
         r2plus1d,
         timesformer,
         tsm,

@@ -44,10 +44,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from fervid.errors import FervidError
+from fervid.hub import HfRepo, Weights
 from fervid.models._vit import ACTIVATIONS, Block, PatchEmbed, TemporalTransformer, drop_path_rates, init_vit_weights
 from fervid.models.clip_convert import clip_geometry, convert_clip
 from fervid.models.clip_text import DEFAULT_TEMPLATES, VOCAB_SIZE, class_prompts, tokenize
-from fervid.models.hub import HfRepo, Weights
 from fervid.models.registry import register_model
 
 # OpenAI CLIP's preprocessing (clip/clip.py `_transform`), used by every CLIP checkpoint.

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torchvision.models import MobileNet_V3_Large_Weights, mobilenet_v3_large
 
-from fervid.models.hub import TORCHVISION_LICENCE, from_torchvision
+from fervid.hub import TORCHVISION_LICENCE, from_torchvision
 from fervid.models.registry import Converted, register_model
 from fervid.models.weights import strip_prefix
 

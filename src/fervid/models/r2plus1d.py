@@ -11,7 +11,7 @@ from torch import nn
 from torchvision.models.video import R2Plus1D_18_Weights
 from torchvision.models.video.resnet import BasicBlock, Conv2Plus1D, R2Plus1dStem, VideoResNet
 
-from fervid.models.hub import TORCHVISION_LICENCE, from_torchvision
+from fervid.hub import TORCHVISION_LICENCE, from_torchvision
 from fervid.models.registry import Converted, register_model
 from fervid.models.weights import strip_prefix
 

@@ -22,8 +22,8 @@ from torch import nn
 from torchvision.ops import StochasticDepth
 
 from fervid.errors import FervidError
+from fervid.hub import HfRepo, Weights
 from fervid.models._vit import LN_EPS, Attention, Mlp, PatchEmbed, drop_path_rates, init_vit_weights
-from fervid.models.hub import HfRepo, Weights
 from fervid.models.registry import Converted, register_model
 from fervid.models.weights import fit_pos_embed, resize_time_embed, strip_prefix
 

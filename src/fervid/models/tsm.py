@@ -18,7 +18,7 @@ from torchvision.models import ResNet50_Weights
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
 from fervid.errors import FervidError
-from fervid.models.hub import IMAGENET_MEAN, IMAGENET_STD, TORCHVISION_LICENCE, Url, Weights, from_torchvision
+from fervid.hub import IMAGENET_MEAN, IMAGENET_STD, TORCHVISION_LICENCE, Url, Weights, from_torchvision
 from fervid.models.registry import Converted, register_model
 from fervid.models.weights import strip_prefix
 

@@ -32,9 +32,9 @@ import torch
 from torch import nn
 
 from fervid.errors import FervidError, PretrainedMismatchError
+from fervid.hub import IMAGENET_MEAN, IMAGENET_STD, HfRepo, Weights
 from fervid.models._vit import Block, drop_path_rates, init_vit_weights
 from fervid.models.geometry import Geometry, activation_line, first_key, layer_count
-from fervid.models.hub import IMAGENET_MEAN, IMAGENET_STD, HfRepo, Weights
 from fervid.models.registry import Converted, register_model
 from fervid.models.weights import strip_prefix
 

@@ -24,9 +24,9 @@ from torch import nn
 from torchvision.models import ViT_B_16_Weights
 
 from fervid.errors import FervidError
+from fervid.hub import TORCHVISION_LICENCE, HfRepo, Weights, from_torchvision
 from fervid.models._vit import LN_EPS, Block, PatchEmbed, TemporalTransformer, drop_path_rates, init_vit_weights
 from fervid.models.geometry import Geometry, activation_line, layer_count
-from fervid.models.hub import TORCHVISION_LICENCE, HfRepo, Weights, from_torchvision
 from fervid.models.registry import Converted, register_model
 from fervid.models.weights import fit_pos_embed, strip_prefix
 

@@ -1,7 +1,7 @@
 """Loading pretrained weights, with an honest report.
 
 ``read_pretrained`` takes what ``pretrained=`` accepts (a registered name, ``hf:ORG/NAME``, a URL
-or a local path; found or fetched by ``fervid.models.hub``), reads it (every file checked against
+or a local path; found or fetched by ``fervid.hub``), reads it (every file checked against
 its hash where one is known: ``hub.verify_path``) and the geometry it describes
 (``fervid.models.geometry``), which ``create_model`` builds; ``load_into`` then loads it. Rules: keys are converted from the
 source format to the model's (per-architecture ``convert``); a classifier of a different class
@@ -25,7 +25,7 @@ from torch import nn
 
 from fervid.errors import FervidError, PretrainedMismatchError
 from fervid.models.geometry import Geometry, from_fervid
-from fervid.models.registry import Converted, ModelInfo
+from fervid.models.info import Converted, ModelInfo
 
 _WEIGHT_FILES = (
     "model.safetensors",
@@ -103,7 +103,7 @@ def _read_file(path: Path, *, fix: str | None = None, lazy: bool = False) -> tup
     """One weights file, checked against its hash where one is known: its tensors (unwrapped) and
     fervid metadata, if any. ``lazy``: shapes only (meta tensors, or memory-mapped), for geometry.
     ``fix``: the ``fervid weights download`` name of a cached file, for the unreadable-file message."""
-    from fervid.models.hub import verify_path
+    from fervid.hub import verify_path
 
     verify_path(path)
     try:
@@ -294,8 +294,8 @@ class Pretrained:
 
 
 def read_pretrained(spec: str | os.PathLike, info: ModelInfo, *, lazy: bool = False) -> Pretrained:
-    """Find or fetch ``spec`` (see ``fervid.models.hub.resolve``), read it and the geometry it describes."""
-    from fervid.models.hub import resolve
+    """Find or fetch ``spec`` (see ``fervid.hub.resolve``), read it and the geometry it describes."""
+    from fervid.hub import resolve
 
     src = resolve(str(spec), info.name)
     state, meta = read_state_dict(src.path, fix=src.download, lazy=lazy)

@@ -31,8 +31,8 @@ def add_parser(subparsers) -> None:
 
 def _registered():
     """Every named weight (the models' and the YuNet face detector's) and the configs' starts."""
+    from fervid.hub import all_weights
     from fervid.models import get_model_info, list_models
-    from fervid.models.hub import all_weights
 
     study = {(n, get_model_info(n).study_weights) for n in list_models()}
     return all_weights(), study
@@ -48,7 +48,7 @@ def known_repos() -> dict[str, tuple[str, ...]]:
 def _source_of(name: str):
     """``(source, sha256, label)`` for a registered MODEL/WEIGHTS name, an ``hf:`` id or a URL."""
     from fervid.errors import FervidError
-    from fervid.models.hub import Url, get_weights, parse_hf
+    from fervid.hub import Url, get_weights, parse_hf
 
     if name.startswith("hf:"):
         return parse_hf(name), None, name
@@ -66,7 +66,7 @@ def _source_of(name: str):
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from fervid.models.hub import cached_path, hf_cache_dir, torch_hub_checkpoints
+    from fervid.hub import cached_path, hf_cache_dir, torch_hub_checkpoints
 
     weights, study = _registered()
     rows = []
@@ -119,7 +119,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_download(args: argparse.Namespace) -> int:
     from fervid.errors import FervidError
-    from fervid.models.hub import fetch
+    from fervid.hub import fetch
 
     if args.all == bool(args.names):
         raise FervidError("give NAME... or --all (not both)")
@@ -136,7 +136,7 @@ def run_download(args: argparse.Namespace) -> int:
 
 
 def run_path(args: argparse.Namespace) -> int:
-    from fervid.models.hub import fetch
+    from fervid.hub import fetch
 
     source, sha256, label = _source_of(args.name)
     print(fetch(source, sha256=sha256, label=label, download=False))
