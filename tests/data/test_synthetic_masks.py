@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from fervid.cli import main
-from fervid.data.synthetic import _Composer, generate, make_subject, plan_sequence
+from fervid.data.synthetic import generate, make_subject, plan_sequence
+from fervid.data.synthetic_frames import FrameComposer
 from fervid.data.synthetic_masks import CHANGED, FACE, MASK_DIR, crop_masks, sequence_masks, write_au_masks
 from fervid.data.synthetic_render import AU_INDEX, AUS
 
@@ -22,7 +23,7 @@ def _changed_centroid(aus: tuple[str, ...]) -> tuple[np.ndarray, dict[str, float
     """Centroid (x, y) of the pixels changed by ``aus`` at full intensity in one 320x240 frame, and
     the frame heights of the face's eye, nose and mouth lines."""
     subject = make_subject(0, 1)
-    composer = _Composer(subject, (320, 240))
+    composer = FrameComposer(subject, (320, 240))
     seq = plan_sequence(0, subject, "happiness", 3)
     levels = np.zeros((3, len(AUS)))
     for name in aus:
@@ -30,13 +31,13 @@ def _changed_centroid(aus: tuple[str, ...]) -> tuple[np.ndarray, dict[str, float
     seq = dataclasses.replace(seq, aus=levels, blink=np.zeros(3))
     mask = sequence_masks(composer, seq)[2]
     ys, xs = np.nonzero(mask == CHANGED)
-    face = subject.face
+    at = subject.face.at  # where the eyes, nose and mouth sit on the canvas
     m = composer.affine(seq, 2)
 
     def frame_y(canvas_y: float) -> float:
         return float(m[1, 0] * 160.0 + m[1, 1] * canvas_y + m[1, 2])  # on the face's midline
 
-    lines = {"eyes": frame_y(face.eye_y), "nose": frame_y(face.nose_y), "mouth": frame_y(face.mouth_y)}
+    lines = {"eyes": frame_y(at.eye_y), "nose": frame_y(at.nose_y), "mouth": frame_y(at.mouth_y)}
     return np.array([xs.mean(), ys.mean()]), lines
 
 

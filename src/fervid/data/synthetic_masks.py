@@ -21,11 +21,15 @@ from __future__ import annotations
 
 import functools
 import json
+import shutil
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from fervid.data.synthetic import FOLDERS
+from fervid.data.synthetic_frames import FrameComposer
+from fervid.data.synthetic_sequence import Sequence, make_subject, plan_subject
 from fervid.errors import FervidError
 
 MASK_DIR = "AUMasks"
@@ -33,7 +37,7 @@ CHANGE_THRESHOLD = 8.0  # grey levels of 255: above JPEG q90 error and the senso
 FACE, CHANGED = 128, 255
 
 
-def sequence_masks(composer, seq) -> list[np.ndarray]:
+def sequence_masks(composer: FrameComposer, seq: Sequence) -> list[np.ndarray]:
     """Frame masks of one planned sequence, uint8 ``(H, W)`` with 0 / :data:`FACE` / :data:`CHANGED`."""
     w, h = composer.size
     neutral = np.zeros(seq.aus.shape[1])
@@ -51,11 +55,9 @@ def sequence_masks(composer, seq) -> list[np.ndarray]:
 
 
 def _write_subject_masks(root: Path, meta: dict, s: int) -> int:
-    from fervid.data.synthetic import FOLDERS, _Composer, make_subject, plan_subject
-
     seed, size = meta["seed"], tuple(meta["size"])
     subject = make_subject(seed, s)
-    composer = _Composer(subject, size)
+    composer = FrameComposer(subject, size)
     records = {(r["subject"], r["emotion"]): r for r in meta["sequences"]}
     n = 0
     for seq in plan_subject(seed, subject, tuple(meta["frames"]), tuple(meta["intensity"])):
@@ -82,8 +84,6 @@ def write_au_masks(synth_dir, *, workers: int = 1) -> int:
 
     The tree is built beside and moved into place, so a half-written mask folder never exists.
     """
-    import shutil
-
     root = Path(synth_dir)
     meta_path = root / "synth.json"
     if not meta_path.is_file():
@@ -96,10 +96,9 @@ def write_au_masks(synth_dir, *, workers: int = 1) -> int:
         subjects = range(int(meta["subjects"]))
         if workers > 1 and len(subjects) > 1:
             from concurrent.futures import ProcessPoolExecutor
-            from functools import partial
 
             with ProcessPoolExecutor(min(workers, len(subjects))) as pool:
-                done = sum(pool.map(partial(_write_subject_masks, tmp, meta), subjects))
+                done = sum(pool.map(functools.partial(_write_subject_masks, tmp, meta), subjects))
         else:
             done = sum(_write_subject_masks(tmp, meta, s) for s in subjects)
         shutil.rmtree(root / MASK_DIR, ignore_errors=True)

@@ -1,8 +1,9 @@
-"""A synthetic subject's appearance: :class:`FaceParams` and :func:`sample_face`.
+"""A synthetic subject's appearance: :class:`FaceParams`, :func:`sample_face` and :class:`Landmarks`.
 
 A subject is a :class:`FaceParams` (head shape, skin and hair tone, hair style, eye spacing and
 size, brow thickness and arch, nose, mouth, clothing), with lengths on the canonical canvas
-``CANVAS`` around ``HEAD_CENTRE``. :mod:`fervid.data.synthetic_render` draws it.
+``CANVAS`` around ``HEAD_CENTRE``; :class:`Landmarks` turns them into where the eyes, nose and
+mouth sit on that canvas at rest. :mod:`fervid.data.synthetic_render` draws it.
 """
 
 from __future__ import annotations
@@ -93,3 +94,37 @@ def sample_face(rng: np.random.Generator) -> FaceParams:
         shirt=tuple(shirt.tolist()),
         texture_seed=int(rng.integers(2**31)),
     )
+
+
+@dataclass(frozen=True)
+class Landmarks:
+    """Where a face's features sit at rest on the canonical canvas, in pixels."""
+
+    a: float  # head half-width
+    b: float  # head half-height
+    eye_y: float  # eye line
+    ew: float  # eye half-width
+    eh: float  # eye half-height, open
+    eyes_x: tuple[float, float]  # eye centres, left and right
+    nose_y: float  # nose tip
+    nw: float  # nose half-width
+    mouth_y: float  # mouth line
+    mw: float  # mouth half-width
+
+    @classmethod
+    def of(cls, p: FaceParams) -> Landmarks:
+        cx, cy = HEAD_CENTRE
+        a, b = p.head_w, p.head_h
+        ew = p.eye_w * a
+        return cls(
+            a=a,
+            b=b,
+            eye_y=cy + p.eye_y * b,
+            ew=ew,
+            eh=ew * p.eye_open,
+            eyes_x=(cx - p.eye_sep * a, cx + p.eye_sep * a),
+            nose_y=cy + p.nose_y * b,
+            nw=p.nose_w * a,
+            mouth_y=cy + p.mouth_y * b,
+            mw=p.mouth_w * a,
+        )
