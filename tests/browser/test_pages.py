@@ -12,6 +12,8 @@ import pytest
 
 from fervid.cli import main
 
+pytestmark = pytest.mark.slow  # headless Chromium
+
 TABLE_CELLS = """[...document.querySelectorAll('#%s tbody tr')].map(tr =>
     [...tr.querySelectorAll('td')].map(td => td.dataset.value === undefined ? td.textContent : Number(td.dataset.value)))"""
 TABLE_TEXT = (

@@ -65,6 +65,7 @@ def _export_and_compare(tmp_path, name: str, extra_args=(), **override) -> None:
     assert stored["classes"] == meta.classes and stored["model"] == name
 
 
+@pytest.mark.slow  # ONNX export of every model
 @pytest.mark.parametrize("name", list_models())
 def test_onnx_matches_pytorch(tmp_path, name, capsys):
     _export_and_compare(tmp_path, name)
@@ -78,6 +79,7 @@ def test_clip_zero_shot_head_exports(tmp_path, capsys):
     assert capsys.readouterr().out.strip() == f"wrote {tmp_path / 'clip.onnx'}"
 
 
+@pytest.mark.slow  # ONNX export
 def test_dynamo_exporter_option(tmp_path, capsys):
     _export_and_compare(tmp_path, "c3d", ["--dynamo", "--opset", "18"])
     assert capsys.readouterr().out.strip() == f"wrote {tmp_path / 'c3d.onnx'}"  # no exporter chatter

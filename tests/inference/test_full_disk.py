@@ -6,6 +6,8 @@ import pytest
 
 from .conftest import make_checkpoint, write_video
 
+pytestmark = pytest.mark.slow  # subprocesses on a filled disk
+
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):

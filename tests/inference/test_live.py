@@ -23,6 +23,7 @@ def predictor(face_ckpt):
     return load_model(face_ckpt)
 
 
+@pytest.mark.slow  # plays a video in real time
 def test_labels_arrive_while_the_file_plays(predictor, multi_face):
     source = open_source(str(multi_face["side_by_side"]))  # 60 frames at 30 fps, played at that pace: 2 s
     heard = []
@@ -53,6 +54,7 @@ def test_ctrl_c_stops_cleanly_with_the_windows_so_far(predictor, multi_face):
     assert sum(len(t.windows) for t in result.prediction.tracks) == len(calls)
 
 
+@pytest.mark.slow  # plays a video in real time
 def test_cli_live_prints_as_it_goes_and_writes_complete_outputs(tmp_path, face_ckpt, multi_face, capsys):
     out = tmp_path / "out"
     args = ["predict", "--live", str(multi_face["hide_return"]), "--checkpoint", str(face_ckpt)]

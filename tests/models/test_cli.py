@@ -18,6 +18,7 @@ def test_models_lists_the_registry(capsys):
     assert rows["r2plus1d"]["params_6_classes"] == 31_303_203
 
 
+@pytest.mark.slow  # measures latency and memory
 def test_profile_measures_a_tiny_clip_as_json(capsys):
     code = main(["profile", "--models", "c3d", "--frames", "8", "--size", "32", "--repeats", "2", "--json"])
     assert code == 0

@@ -206,6 +206,7 @@ def test_the_known_repos_listed_are_the_ones_checked_here():
     assert listed == set(KNOWN)
 
 
+@pytest.mark.slow  # full-size configs on the meta device
 @pytest.mark.filterwarnings("ignore:.*copying from a non-meta parameter")  # the q/v biases, on the meta device
 @pytest.mark.parametrize("repo", sorted(KNOWN))
 def test_known_repos_load_at_their_published_config_sizes(repo):

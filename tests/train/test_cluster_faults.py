@@ -25,6 +25,8 @@ from tiny_prepared import RESUMABLE_C3D, make_prepared
 
 from fervid.cli import main
 
+pytestmark = pytest.mark.slow  # subprocess trainings with injected faults
+
 DRIVER = str(Path(__file__).with_name("fault_driver.py"))
 KEYS = ("accuracy", "uar", "macro_f1", "confusion_matrix", "selection", "selected_epoch", "history")
 

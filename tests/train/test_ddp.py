@@ -19,6 +19,8 @@ import pytest
 from safetensors.torch import load_file
 from tiny_prepared import make_prepared
 
+pytestmark = pytest.mark.slow  # a torchrun training
+
 SETTINGS = [
     "model.kwargs={patch_size: 8, embed_dim: 32, depth: 1, num_heads: 2, drop_path_rate: 0.0}",
     "data.num_frames=4",

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from fervid.train.demo import run_demo
 
 
+@pytest.mark.slow  # the demo's whole pipeline
 def test_demo_pipeline_writes_the_comparison(tmp_path):
     lines = []
     rows = run_demo(

@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+pytestmark = pytest.mark.slow  # killed process trees
+
 GRANDCHILD = (
     "import sys, time; from fervid.train.fold_jobs import _exit_with; _exit_with(int(sys.argv[1])); time.sleep(60)"
 )

@@ -100,6 +100,7 @@ def logged_run(tmp_path_factory):
         yield run
 
 
+@pytest.mark.slow  # a training with both loggers
 def test_mlflow_file_store_in_the_run_directory(logged_run):
     from mlflow.tracking import MlflowClient
 
@@ -120,6 +121,7 @@ def test_mlflow_file_store_in_the_run_directory(logged_run):
         assert not (run / f"fold_{i:02d}" / "tb").exists()  # tensorboard not listed
 
 
+@pytest.mark.slow  # a training with both loggers
 def test_wandb_offline_run_per_fold(logged_run):
     # One offline run per fold (Lightning leaves a wandb run open; without FoldWandbLogger the
     # second fold logged into the first fold's run), each holding its fold's metrics.

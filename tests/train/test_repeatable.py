@@ -15,6 +15,8 @@ import pytest
 import torch
 from tiny_prepared import TINY_C3D, make_prepared, train_cmd
 
+pytestmark = pytest.mark.slow  # subprocess trainings compared byte for byte
+
 SETTINGS = [
     *TINY_C3D,
     "batch_size=6",

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 
+import pytest
 from tiny_prepared import RESUMABLE_C3D, make_prepared, train_cmd
 
 # Runs `fervid train` with one extra callback that SIGKILLs the process after fold 2's third step:
@@ -40,6 +41,7 @@ def fold_outcomes(run_dir):
     return folds
 
 
+@pytest.mark.slow  # subprocess trainings, one killed
 def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path):
     make_prepared(tmp_path / "data")
     (tmp_path / "cfg.yaml").write_text("dataset: tiny\nmodel: {name: c3d}\n")

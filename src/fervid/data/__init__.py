@@ -1,4 +1,6 @@
-"""Everything between a dataset on disk and a ``(B, 3, T, H, W)`` batch.
+"""Everything between a dataset on disk and a ``(B, 3, T, H, W)`` batch: readers, faces, sampling, transforms, splits, synthetic data.
+
+May import fervid.hub and the base modules (errors, classes, writes); never fervid.models or anything above.
 
 Names resolve lazily, so ``import fervid.data.faces`` (or ``fervid --help``, or a prepare
 worker process) does not pay for importing torch.

@@ -18,7 +18,7 @@ import numpy as np
 
 from fervid.errors import FervidError
 from fervid.inference.face_run import Drawn
-from fervid.inference.results import VideoPrediction
+from fervid.inference.video_prediction import VideoPrediction
 
 FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 # One colour per face ID, cycling (matplotlib's tab10, RGB): the same face keeps its colour.

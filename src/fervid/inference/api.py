@@ -23,7 +23,7 @@ from fervid.checkpoint import CheckpointMeta
 from fervid.data.face_stage import FAST, TrackSettings
 from fervid.errors import FervidError
 from fervid.inference.predict import MIN_FACE_RATE, classify_windows, plan_windows, window_face_rates
-from fervid.inference.results import (  # noqa: F401  (the API's result types)
+from fervid.inference.video_prediction import (  # noqa: F401  (the API's result types)
     N_THUMBNAILS,
     TrackPrediction,
     VideoPrediction,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fervid.data.track_crops import Crop, CropStream
-from fervid.inference.results import N_THUMBNAILS, TrackPrediction, WindowPrediction
+from fervid.inference.video_prediction import N_THUMBNAILS, TrackPrediction, WindowPrediction
 
 THUMBNAIL_POOL = 64  # candidate crops kept per face for the thumbnails, thinned evenly as a video goes on
 

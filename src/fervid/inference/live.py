@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fervid.data.face_stage import FAST, TrackSettings
-from fervid.inference.results import VideoPrediction, WindowPrediction
+from fervid.inference.video_prediction import VideoPrediction, WindowPrediction
 
 
 class FrameReader:

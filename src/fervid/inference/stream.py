@@ -27,7 +27,7 @@ from fervid.data.tracking import follow
 from fervid.errors import FervidError
 from fervid.inference.face_run import Drawn, FaceRun
 from fervid.inference.predict import MIN_FACE_RATE, classify_inputs, window_input
-from fervid.inference.results import TrackPrediction, VideoPrediction, WindowPrediction
+from fervid.inference.video_prediction import TrackPrediction, VideoPrediction, WindowPrediction
 
 __all__ = ["Drawn", "StreamTimes", "VideoRun"]
 

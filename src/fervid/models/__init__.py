@@ -1,5 +1,7 @@
 """The model zoo: the study's six video FER architectures and two current ones (clip, videomae) behind one registry.
 
+May import fervid.hub and the base modules; never fervid.data or anything above.
+
 Every model maps ``(B, 3, T, H, W)`` float to logits ``(B, num_classes)``.
 
 ``import fervid.models`` alone imports nothing heavy (so that ``fervid --help`` does not import

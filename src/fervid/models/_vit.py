@@ -204,7 +204,7 @@ class TemporalTransformer(nn.Module):
 def init_vit_weights(module: nn.Module, std: float = 0.02) -> None:
     """timm / official TimeSformer init: Linear weights trunc-normal(``std``, 0.02 there), biases 0, LayerNorm 1/0.
 
-    0.02 suits ViT-B's 768 channels; narrow from-scratch models need larger (docs/BENCHMARKS.md, the demo).
+    0.02 suits ViT-B's 768 channels; narrow from-scratch models need larger (docs/history/demo_tuning_2026-11-26.md).
     """
     if isinstance(module, nn.Linear):
         nn.init.trunc_normal_(module.weight, std=std)

@@ -85,7 +85,7 @@ class TimeSformer(nn.Module):
 
     The defaults are ViT-B/16 with the official ``drop_path_rate`` 0.1.
     ``init_std`` is the Linear layers' trunc-normal init (0.02, tuned for 768 channels); 64-channel
-    models trained from scratch learn far faster at about 0.07 (docs/BENCHMARKS.md, the demo).
+    models trained from scratch learn far faster at about 0.07 (docs/history/demo_tuning_2026-11-26.md).
     """
 
     def __init__(

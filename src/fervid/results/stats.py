@@ -2,7 +2,7 @@
 
 Clips of one subject are not independent (face shape, lighting, how strongly the person poses),
 so resampling or counting clips as independent understates the uncertainty (a simulated null
-rejected in about a quarter of studies: docs/BENCHMARKS.md, "Paired tests"). Everything here
+rejected in 21 % of studies at a subject effect of sd 1.5: docs/BENCHMARKS.md, "Paired tests"). Everything here
 resamples or permutes *units*, each unit bringing all its clips and all seeds; a unit is a
 subject, or a clip where the data publish no identities (each clip its own subject).
 
