@@ -80,18 +80,8 @@ def expand_inputs(inputs: list[str]) -> tuple[list[Path], list[str]]:
 
 
 def _plot_paths(out: str, preds) -> list[Path]:
-    out = Path(out)
-    if len(preds) == 1:
-        return [out]
-    paths, seen = [], set()
-    for p in preds:
-        name = f"{out.stem}-{Path(p.video).stem}"
-        base, k = name, 2
-        while name in seen:
-            name, k = f"{base}-{k}", k + 1
-        seen.add(name)
-        paths.append(out.with_name(name + (out.suffix or ".png")))
-    return paths
+    paths = faces_cli.output_paths(out, [p.video for p in preds])
+    return paths if len(paths) == 1 else [p.with_suffix(p.suffix or ".png") for p in paths]
 
 
 def _predictor(args: argparse.Namespace):
