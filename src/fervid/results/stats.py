@@ -2,9 +2,9 @@
 
 Clips of one subject are not independent (face shape, lighting, how strongly the person poses),
 so resampling or counting clips as independent understates the uncertainty (a simulated null
-rejected in 21 % of studies at a subject effect of sd 1.5: docs/BENCHMARKS.md, "Paired tests"). Everything here
-resamples or permutes *units*, each unit bringing all its clips and all seeds; a unit is a
-subject, or a clip where the data publish no identities (each clip its own subject).
+rejected in 21 % of studies at a subject effect of sd 1.5: docs/BENCHMARKS.md, "Paired tests").
+Everything here resamples or permutes *units*, each unit bringing all its clips and all seeds; a
+unit is a subject, or a clip where the data publish no identities (each clip its own subject).
 
 The estimand is the table's: accuracy (or UAR) per seed and fold, averaged over folds, then
 over seeds; ``Δ = run − baseline``. Both metrics are linear in each unit's correct counts
