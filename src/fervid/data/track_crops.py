@@ -115,7 +115,15 @@ class CropStream:
             cx, cy, side = self.geo[t - self.first]
             angle = self._angle(t)
             geometry = np.array([cx, cy, side, angle])
-            out.append(Crop(t, self._cut(frames[t], geometry), self._seen(t), geometry, self._box(cx, cy, side)))
+            out.append(
+                Crop(
+                    t,
+                    self.cropper.cut([frames[t]], geometry[None])[0],
+                    self._seen(t),
+                    geometry,
+                    self._box(cx, cy, side),
+                )
+            )
             self.done += 1
         return out
 
@@ -129,11 +137,7 @@ class CropStream:
         g = min(max(g, self.first), last)  # beyond the ends: the end's box (FaceCropper.crop's edge padding)
         if not self.seen_at:
             return None
-        i = bisect.bisect_left(self.seen_at, g)
-        left = self.seen_at[i - 1] if i > 0 else None
-        right = self.seen_at[i] if i < len(self.seen_at) else None
-        near = right if left is None or (right is not None and right - g < g - left) else left
-        return self.raw[near - self.first]
+        return self.raw[self.seen_at[_nearest(self.seen_at, g)] - self.first]
 
     def _stage1(self, frames: FrameBuffer, upto: int) -> None:
         """Smoothed boxes (and eye angles) of the frames before ``upto``."""
@@ -158,21 +162,8 @@ class CropStream:
         last = self.first + len(self.geo) - 1
         vals = []
         for g in range(t - self.half, t + self.half + 1):
-            g = min(max(g, self.first), last)
-            i = bisect.bisect_left(self.angle_at, g)
-            left = self.angle_at[i - 1] if i > 0 else None
-            right = self.angle_at[i] if i < len(self.angle_at) else None
-            j = i if left is None or (right is not None and right - g < g - left) else i - 1
-            vals.append(self.angle[j])
+            vals.append(self.angle[_nearest(self.angle_at, min(max(g, self.first), last))])
         return float(_mean(np.array(vals)[:, None])[0])
-
-    def _cut(self, frame: np.ndarray, geometry: np.ndarray) -> np.ndarray:
-        import cv2
-
-        c = self.cropper
-        if c.detector.name == "none":
-            return cv2.resize(frame, (c.size, c.size), interpolation=cv2.INTER_AREA)
-        return c._cut(frame, *geometry)
 
     def _box(self, cx: float, cy: float, side: float) -> np.ndarray:
         if self.cropper.detector.name == "none":
@@ -185,3 +176,12 @@ def _mean(rows: np.ndarray) -> np.ndarray:
     rounding, so the crops match ``FaceCropper.crop``'s to the pixel)."""
     kernel = np.ones(len(rows)) / len(rows)
     return np.array([np.convolve(rows[:, d], kernel, mode="valid")[0] for d in range(rows.shape[1])])
+
+
+def _nearest(sorted_at: list[int], g: int) -> int:
+    """Index in ``sorted_at`` (non-empty) of the entry nearest ``g``, the earlier one on a tie
+    (as :func:`~fervid.data.tracking.fill_nearest` picks)."""
+    i = bisect.bisect_left(sorted_at, g)
+    left = sorted_at[i - 1] if i > 0 else None
+    right = sorted_at[i] if i < len(sorted_at) else None
+    return i if left is None or (right is not None and right - g < g - left) else i - 1
