@@ -56,13 +56,14 @@ def multi_face():
     return module
 
 
-def write(path: Path, frames, fps: int = 30) -> Path:
+def write(path: Path, frames, fps: int = 30, *, crf: int = 18, preset: str = "veryfast") -> Path:
     import av
 
     with av.open(str(path), "w") as c:
         s = c.add_stream("libx264", rate=fps)
         s.height, s.width = frames[0].shape[:2]
-        s.pix_fmt, s.options = "yuv420p", {"crf": "18", "preset": "veryfast"}
+        # MB-tree's threaded lookahead makes libx264's output vary from run to run: off, one file.
+        s.pix_fmt, s.options = "yuv420p", {"crf": str(crf), "preset": preset, "x264-params": "mbtree=0"}
         for f in frames:
             c.mux(s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")))
         c.mux(s.encode())

@@ -43,7 +43,9 @@ def _write(path: Path, frames: list[np.ndarray], fps: int = 30) -> Path:
         s = c.add_stream("libx264", rate=fps)
         s.height, s.width = frames[0].shape[:2]
         s.pix_fmt = "yuv420p"
-        s.options = {"crf": "18"}
+        # MB-tree's threaded lookahead makes libx264's output differ from run to run; without it
+        # the tests see the same file every time (a tracking failure once hung on one bad encoding).
+        s.options = {"crf": "18", "x264-params": "mbtree=0"}
         for f in frames:
             c.mux(s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")))
         c.mux(s.encode())

@@ -1,6 +1,7 @@
 """Following every face: the association of detections with tracks (fervid.data.tracking)."""
 
 import numpy as np
+import pytest
 
 from fervid.data.tracking import MultiTracker, iou, iou_matrix
 
@@ -49,4 +50,20 @@ def test_a_lost_face_is_looked_for_where_its_motion_leads():
     predicted = tr.predicted(20)  # 11 frames unseen: further right, by less than 11 frames' motion
     assert 46 + 4 < predicted[0] < 46 + 4 * 11
     ((again, _),) = mt.update(20, [(10 + 4 * 20, 50, 40, 40, 9.0)])  # reappears 40 px on: still the same face
+    assert again is tr
+
+
+def test_a_face_followed_off_course_for_a_frame_is_still_looked_for_where_its_detections_lead():
+    """The crossing scene's failure (fast mode, one run in ten): B, half hidden behind A, was followed
+    to a wrong place in the last frame before it vanished, that step was taken as its motion, and
+    B came back 20 frames later as a new face. Motion now comes from detections only."""
+    mt = MultiTracker(max_gap=60, min_hits=1)
+    for t in range(0, 30, 10):  # detected every 10th frame, moving left 4 px per frame
+        mt.update(t, [(260 - 4 * t, 90, 60, 60, 9.0)])
+        (tr,) = mt.tracks
+        for u in range(t + 1, t + 10):
+            tr.observe(u, (260 - 4 * u, 90, 60, 60), detected=False)  # followed by its look
+    tr.observe(30, (160, 95, 60, 60), detected=False)  # pulled off course: 3 px right instead of 4 left
+    assert tr.velocity[0] == pytest.approx(-4)
+    ((again, _),) = mt.update(50, [(260 - 4 * 50, 90, 60, 60, 9.0)])  # reappears 20 frames on
     assert again is tr

@@ -22,7 +22,7 @@ def write_video(path: Path, frames, fps: float = 25.0) -> Path:
         stream = container.add_stream("libx264", rate=int(round(fps)))
         stream.height, stream.width = frames[0].shape[:2]
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "18"}
+        stream.options = {"crf": "18", "x264-params": "mbtree=0"}  # the same file every run (see multi_face.py)
         for f in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")))
         container.mux(stream.encode())

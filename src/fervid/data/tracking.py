@@ -116,9 +116,16 @@ class Track:
     first_seen: int
     hits: int = 1  # frames in which the detector (not a tracker) found it
     seen: int = 1  # frames in which it was seen at all
-    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # centre motion, pixels per frame
+    # centre motion between detections, pixels per frame
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
     id: int | None = None  # given when the track is confirmed (MultiTracker.min_hits detections)
     data: dict = field(default_factory=dict)  # the caller's per-track state (an image template)
+    detected_box: np.ndarray | None = None  # where the detector last found it, and in which frame
+    detected_at: int = -1
+
+    def __post_init__(self) -> None:
+        if self.detected_box is None:  # a track starts at a detection
+            self.detected_box, self.detected_at = self.box, self.last_seen
 
     def predicted(self, frame: int) -> np.ndarray:
         """The box expected in ``frame`` from the last position and the damped velocity."""
@@ -131,11 +138,16 @@ class Track:
     def observe(self, frame: int, box, *, detected: bool) -> None:
         """Seen in ``frame`` at ``box`` (by the detector when ``detected``)."""
         box = np.asarray(box[:4], float)
-        gap = max(1, frame - self.last_seen)
-        shift = (box[:2] + box[2:] / 2 - self.box[:2] - self.box[2:] / 2) / gap
-        self.velocity = shift if self.seen == 1 else 0.5 * (self.velocity + shift)
+        if detected:
+            # Motion is measured between detections only. A face followed by its look can be
+            # pulled off course for a frame by a face passing in front of it; were that step
+            # taken as motion, the face would be looked for in the wrong place once it reappears.
+            last = self.detected_box
+            shift = (box[:2] + box[2:] / 2 - last[:2] - last[2:] / 2) / max(1, frame - self.detected_at)
+            self.velocity = shift if self.hits == 1 else 0.5 * (self.velocity + shift)
+            self.detected_box, self.detected_at = box, frame
+            self.hits += 1
         self.box, self.last_seen = box, frame
-        self.hits += int(detected)
         self.seen += 1
 
 
