@@ -102,7 +102,7 @@ def test_cli_report(tmp_path, capsys):
     assert "2/3 folds (incomplete: folds 2 missing)" in out and "accuracy 87.5 ± 17.7 %" in out
 
 
-def _save_tiny_c3d(path, classes, hidden):
+def _save_tiny_c3d(path, classes, hidden, extra=None):
     model = create_model("c3d", num_classes=3, num_frames=8, image_size=16, hidden=hidden)
     save_checkpoint(
         path,
@@ -116,6 +116,7 @@ def _save_tiny_c3d(path, classes, hidden):
             mean=[0.5] * 3,
             std=[0.25] * 3,
             model_kwargs={"hidden": hidden},
+            extra=extra or {},
         ),
     )
 
@@ -137,24 +138,10 @@ def test_checkpoint_classes_win_and_mixed_runs_are_refused(tmp_path):
 def test_fold_of_another_run_is_refused(tmp_path, capsys):
     """A fold_XX copied in from a run with another seed (or rule, or test subjects) is named, not averaged."""
     run = make_run(tmp_path / "run")
-    model = create_model("c3d", num_classes=3, num_frames=8, image_size=16, hidden=8)
 
     def save(fold, **extra):
-        save_checkpoint(
-            run / f"fold_{fold:02d}" / "model.safetensors",
-            model,
-            CheckpointMeta(
-                model="c3d",
-                num_classes=3,
-                num_frames=8,
-                image_size=16,
-                classes=CLASSES,
-                mean=[0.5] * 3,
-                std=[0.25] * 3,
-                model_kwargs={"hidden": 8},
-                extra={"seed": 0, "rule": "id", "fold": fold, "test_subjects": [f"S{fold}"], **extra},
-            ),
-        )
+        fold_meta = {"seed": 0, "rule": "id", "fold": fold, "test_subjects": [f"S{fold}"], **extra}
+        _save_tiny_c3d(run / f"fold_{fold:02d}" / "model.safetensors", CLASSES, 8, extra=fold_meta)
 
     save(0)
     save(1)
