@@ -33,7 +33,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from predict_speed import multi_face, predictor, write
+from predict_speed import multi_face, predictor
 
 SCENES = ("crossing", "hide_return", "enter_leave")
 
@@ -83,7 +83,7 @@ def main() -> None:
             for v, frames in enumerate(variants):
                 for crf in crfs:
                     for preset in presets:
-                        video = write(Path(tmp) / f"{scene}.mp4", frames, crf=crf, preset=preset)
+                        video = mf.write(Path(tmp) / f"{scene}.mp4", frames, crf=crf, preset=preset)
                         decoded = read_video(video).frames
                         n += 1
                         for name, settings in (("fast", FAST), ("every", EXHAUSTIVE)):

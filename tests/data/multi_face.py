@@ -36,7 +36,8 @@ def _decode(path: Path) -> list[np.ndarray]:
         return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
 
 
-def _write(path: Path, frames: list[np.ndarray], fps: int = 30) -> Path:
+def write(path: Path, frames: list[np.ndarray], fps: int = 30, *, crf: int = 18, preset: str = "medium") -> Path:
+    """Encode RGB uint8 frames to an H.264 mp4 (the prediction benchmarks write theirs here too)."""
     import av
 
     with av.open(str(path), "w") as c:
@@ -45,7 +46,7 @@ def _write(path: Path, frames: list[np.ndarray], fps: int = 30) -> Path:
         s.pix_fmt = "yuv420p"
         # MB-tree's threaded lookahead makes libx264's output differ from run to run; without it
         # the tests see the same file every time (a tracking failure once hung on one bad encoding).
-        s.options = {"crf": "18", "x264-params": "mbtree=0"}
+        s.options = {"crf": str(crf), "preset": preset, "x264-params": "mbtree=0"}
         for f in frames:
             c.mux(s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")))
         c.mux(s.encode())
@@ -115,7 +116,7 @@ def build(out: Path, size: tuple[int, int] = (320, 180), names=SCENES) -> dict[s
     """Write each scene to ``out/<name>.mp4``; returns ``{name: path}``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    return {name: _write(out / f"{name}.mp4", scene(name, size)) for name in names}
+    return {name: write(out / f"{name}.mp4", scene(name, size)) for name in names}
 
 
 if __name__ == "__main__":

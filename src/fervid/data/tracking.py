@@ -115,17 +115,15 @@ class Track:
     last_seen: int  # frame index
     first_seen: int
     hits: int = 1  # frames in which the detector (not a tracker) found it
-    seen: int = 1  # frames in which it was seen at all
     # centre motion between detections, pixels per frame
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
     id: int | None = None  # given when the track is confirmed (MultiTracker.min_hits detections)
     data: dict = field(default_factory=dict)  # the caller's per-track state (an image template)
-    detected_box: np.ndarray | None = None  # where the detector last found it, and in which frame
-    detected_at: int = -1
+    detected_box: np.ndarray = field(init=False)  # where the detector last found it, and in which frame
+    detected_at: int = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.detected_box is None:  # a track starts at a detection
-            self.detected_box, self.detected_at = self.box, self.last_seen
+        self.detected_box, self.detected_at = self.box, self.last_seen  # a track starts at a detection
 
     def predicted(self, frame: int) -> np.ndarray:
         """The box expected in ``frame`` from the last position and the damped velocity."""
@@ -148,7 +146,6 @@ class Track:
             self.detected_box, self.detected_at = box, frame
             self.hits += 1
         self.box, self.last_seen = box, frame
-        self.seen += 1
 
 
 class MultiTracker:
